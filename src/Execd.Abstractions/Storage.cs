@@ -1,0 +1,65 @@
+namespace Execd;
+
+/// <summary>
+/// A place where commands' output logs are stored: a directory, a tmpfs, process memory. Plugins
+/// contribute providers; the host ranks them by health and opens each new command's sink on the best
+/// one. Every member may throw at any moment (directory deleted, disk full, budget exhausted):
+/// providers never swallow failures, the host decides what to do (fail over to the next provider).
+/// </summary>
+public interface IOutputStorageProvider
+{
+    /// <summary>Unique name, e.g. <c>memory</c> or <c>files:/tmp/execd</c>.</summary>
+    string Name { get; }
+
+    /// <summary>Kind of storage: <c>files</c>, <c>tmpfs</c> or <c>memory</c>.</summary>
+    string Kind { get; }
+
+    /// <summary>Where the data lives (a directory, or a description such as <c>process memory</c>).</summary>
+    string Location { get; }
+
+    /// <summary>Configured priority; lower ranks first among providers of equal health.</summary>
+    int Priority { get; }
+
+    /// <summary>Bytes currently held by this provider's sinks.</summary>
+    long BytesHeld { get; }
+
+    /// <summary>Number of sinks currently open or kept on this provider.</summary>
+    int SinksHeld { get; }
+
+    /// <summary>Opens a new, empty sink for command <paramref name="commandId"/>. Throws on failure.</summary>
+    IOutputSink Open(string commandId);
+}
+
+/// <summary>
+/// One command's output bytes on one provider: an append-only byte sequence that starts at sink
+/// offset 0. Not thread-safe: the host serializes calls. Every member throws on failure.
+/// </summary>
+public interface IOutputSink : IDisposable
+{
+    /// <summary>The provider that holds this sink.</summary>
+    IOutputStorageProvider Provider { get; }
+
+    /// <summary>Bytes appended so far.</summary>
+    long Length { get; }
+
+    /// <summary>Appends <paramref name="data"/> at offset <see cref="Length"/>.</summary>
+    void Append(ReadOnlySpan<byte> data);
+
+    /// <summary>Reads up to <c>buffer.Length</c> bytes at <paramref name="offset"/>; returns the count (0 at the end).</summary>
+    int Read(long offset, Span<byte> buffer);
+
+    /// <summary>Called once no more data will be appended; a provider may flush or seal.</summary>
+    void Complete();
+
+    /// <summary>Deletes the stored bytes; the sink is unusable afterwards.</summary>
+    void Delete();
+}
+
+/// <summary>
+/// Thrown by a provider or sink that cannot take more bytes because a budget or the device is full.
+/// </summary>
+public sealed class StorageFullException : IOException
+{
+    /// <summary>Creates the exception.</summary>
+    public StorageFullException(string message) : base(message) { }
+}

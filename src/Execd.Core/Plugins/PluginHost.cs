@@ -1,0 +1,152 @@
+using System.Reflection;
+using McMaster.NETCore.Plugins;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Execd.Core.Plugins;
+
+/// <summary>
+/// Loads <c>plugins/&lt;Name&gt;/&lt;Name&gt;.dll</c> with McMaster.NETCore.Plugins and registers what each
+/// contributes. Every step for a plugin (load, scan, registrar) is guarded on its own: a plugin that
+/// fails is marked Failed with the reason and the host goes on.
+/// </summary>
+public static class PluginHost
+{
+    /// <summary>The contracts a plugin can contribute.</summary>
+    public static readonly Type[] Contracts = [typeof(ICommandExecutor), typeof(IOutputStorageProvider)];
+
+    // Types whose identity must be the host's, so that the plugin's services fit the host's container.
+    private static readonly Type[] SharedTypes =
+    [
+        typeof(ICommandExecutor), typeof(IServiceCollection), typeof(IServiceProvider), typeof(ILogger<>),
+        typeof(ILoggerFactory), typeof(IConfiguration), typeof(IOptions<>), typeof(IHealthCheck),
+        typeof(HealthCheckService), typeof(TimeProvider),
+    ];
+
+    public static PluginCatalog AddExecdPlugins(this IServiceCollection services, string directory, IConfiguration configuration)
+    {
+        var plugins = new List<PluginInfo>();
+        if (System.IO.Directory.Exists(directory))
+        {
+            foreach (var folder in System.IO.Directory.GetDirectories(directory).Order(StringComparer.Ordinal))
+            {
+                var name = System.IO.Path.GetFileName(folder);
+                var dll = System.IO.Path.Combine(folder, name + ".dll");
+                if (!File.Exists(dll))
+                {
+                    continue; // not a plugin folder (e.g. a data directory); nothing to report
+                }
+                var info = new PluginInfo(name, dll);
+                plugins.Add(info);
+                LoadOne(info, services, configuration);
+            }
+        }
+        var catalog = new PluginCatalog(plugins, directory);
+        services.AddSingleton(catalog);
+        return catalog;
+    }
+
+    private static void LoadOne(PluginInfo info, IServiceCollection services, IConfiguration configuration)
+    {
+        Assembly assembly;
+        try
+        {
+            var loader = PluginLoader.CreateFromAssemblyFile(info.Path, SharedTypes, c => c.PreferSharedTypes = true);
+            assembly = loader.LoadDefaultAssembly();
+            info.Version = assembly.GetName().Version?.ToString();
+            // Force type loading now, so a broken assembly fails here and not at the first request.
+            _ = assembly.GetTypes();
+        }
+        catch (Exception ex)
+        {
+            info.MarkFailed($"load failed: {Describe(ex)}");
+            return;
+        }
+
+        var own = new ServiceCollection();
+        try
+        {
+            own.Scan(scan => scan.FromAssemblies(assembly)
+                .AddClasses(c => c.AssignableTo<ICommandExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
+                .As<ICommandExecutor>().WithSingletonLifetime()
+                .AddClasses(c => c.AssignableTo<IOutputStorageProvider>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
+                .As<IOutputStorageProvider>().WithSingletonLifetime());
+            foreach (var type in assembly.GetTypes().Where(t => typeof(IExecdPlugin).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false }))
+            {
+                var registrar = (IExecdPlugin)Activator.CreateInstance(type, nonPublic: true)!;
+                registrar.Register(own, configuration);
+            }
+        }
+        catch (Exception ex)
+        {
+            info.MarkFailed($"registration failed: {Describe(ex)}");
+            return;
+        }
+
+        if (ReferencesOwnContractCopy(assembly))
+        {
+            info.MarkFailed("the plugin ships its own copy of Execd.Abstractions; its types cannot match the host's (reference it with Private=false, ExcludeAssets=runtime)");
+            return;
+        }
+
+        var contributions = 0;
+        foreach (var descriptor in own)
+        {
+            if (Contracts.Contains(descriptor.ServiceType))
+            {
+                var description = $"{descriptor.ServiceType.Name}: {ImplementationName(descriptor)}";
+                services.AddSingleton(new PluginContribution(info, descriptor.ServiceType, Factory(descriptor), description));
+                info.AddContribution(description);
+                contributions++;
+            }
+            else if (OwnedByPlugin(descriptor.ServiceType, assembly) || IsConfiguration(descriptor.ServiceType))
+            {
+                services.Add(descriptor);
+            }
+            else
+            {
+                // Framework services (options, health check service, loggers): the host's win.
+                services.TryAdd(descriptor);
+            }
+        }
+        if (contributions == 0)
+        {
+            info.MarkFailed("contributes nothing: no executor or storage provider was found in the assembly");
+        }
+    }
+
+    private static bool OwnedByPlugin(Type type, Assembly assembly) =>
+        type.Assembly == assembly || (type.IsGenericType && type.GetGenericArguments().Any(a => a.Assembly == assembly));
+
+    // Option configurators (of health checks, of the plugin's options) add up; they never replace.
+    private static bool IsConfiguration(Type type) =>
+        type.IsGenericType && (type.GetGenericTypeDefinition() == typeof(IConfigureOptions<>)
+            || type.GetGenericTypeDefinition() == typeof(IPostConfigureOptions<>)
+            || type.GetGenericTypeDefinition() == typeof(IValidateOptions<>));
+
+    private static bool ReferencesOwnContractCopy(Assembly assembly)
+    {
+        var hostContracts = typeof(ICommandExecutor).Assembly;
+        return assembly.GetTypes().SelectMany(t => t.GetInterfaces())
+            .Any(i => i.FullName is not null && i.Namespace == "Execd" && i.Assembly != hostContracts && i.Assembly.GetName().Name == hostContracts.GetName().Name);
+    }
+
+    private static Func<IServiceProvider, object> Factory(ServiceDescriptor d) =>
+        d.ImplementationInstance is { } instance ? _ => instance
+        : d.ImplementationFactory is { } factory ? factory
+        : sp => ActivatorUtilities.CreateInstance(sp, d.ImplementationType!);
+
+    private static string ImplementationName(ServiceDescriptor d) =>
+        (d.ImplementationType ?? d.ImplementationInstance?.GetType())?.Name ?? "factory";
+
+    internal static string Describe(Exception ex) => ex switch
+    {
+        ReflectionTypeLoadException r => string.Join("; ", r.LoaderExceptions.Where(e => e is not null).Select(e => e!.Message).Distinct()),
+        TargetInvocationException { InnerException: { } inner } => Describe(inner),
+        _ => $"{ex.GetType().Name}: {ex.Message}",
+    };
+}

@@ -1,0 +1,295 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Execd.Core.Commands;
+using Execd.Server.Hosting;
+using Execd.Server.Streaming;
+using Microsoft.Extensions.Options;
+
+namespace Execd.Server.Api;
+
+/// <summary><c>/command</c>: run (foreground stream or background), status, logs by byte cursor, interrupt.</summary>
+public static partial class CommandsApi
+{
+    public const string TailCursorHeader = "EXECD-COMMANDS-TAIL-CURSOR";
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,128}$")]
+    private static partial Regex IdPattern();
+
+    public static IEndpointRouteBuilder MapCommands(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/command", RunAsync);
+        app.MapDelete("/command", InterruptAsync);
+        app.MapGet("/command/status/{id}", Status);
+        app.MapGet("/command/{id}/logs", LogsAsync);
+        return app;
+    }
+
+    internal static async Task<(RunCommandRequest? Request, IResult? Error)> ReadRequestAsync(HttpContext http, ILogger logger)
+    {
+        try
+        {
+            var request = await JsonSerializer.DeserializeAsync(http.Request.Body, WireJson.Default.RunCommandRequest, http.RequestAborted);
+            return (request ?? new RunCommandRequest(), null);
+        }
+        catch (JsonException ex)
+        {
+            var reason = ex.Message.Contains("does not contain any JSON tokens", StringComparison.Ordinal) ? "EOF" : ex.Message;
+            logger.LogInformation("Rejected POST /command: invalid body ({Reason})", reason);
+            return (null, ApiError.Of(400, ApiError.InvalidRequestBody, $"error parsing request, MAYBE invalid body format. {reason}"));
+        }
+    }
+
+    private static async Task<IResult> RunAsync(HttpContext http, CommandService commands, CommandRequests requests,
+        IOptions<ExecdOptions> options, TimeProvider time, ILogger<CommandService> logger)
+    {
+        var (request, error) = await ReadRequestAsync(http, logger);
+        if (error is not null)
+        {
+            return error;
+        }
+        var (spec, timeout, invalid) = requests.Build(request!);
+        if (invalid is not null)
+        {
+            logger.LogInformation("Rejected POST /command: {Reason}", invalid);
+            return ApiError.Of(400, ApiError.InvalidRequestBody, invalid);
+        }
+        if (!commands.TryGetExecutor(spec!.Executor, out _))
+        {
+            var message = $"invalid request, unknown executor '{spec.Executor}'; available: {string.Join(", ", commands.ExecutorNames.Order())}";
+            logger.LogInformation("Rejected POST /command: {Reason}", message);
+            return ApiError.Of(400, ApiError.InvalidRequestBody, message);
+        }
+
+        ChannelSubscription? live = null;
+        var record = commands.Start(spec, timeout, r =>
+        {
+            if (!spec.Background)
+            {
+                live = new ChannelSubscription(r.Log);
+            }
+        });
+        logger.LogInformation("Command {Id} started ({Mode}, executor {Executor})", record.Id, spec.Background ? "background" : "foreground", spec.Executor);
+
+        EventStreamWriter.SetHeaders(http.Response);
+        var events = new EventStreamWriter(http.Response.BodyWriter, options.Value.RawFraming, time);
+        var aborted = http.RequestAborted;
+        if (spec.Background)
+        {
+            await StreamBackgroundAsync(record, events, aborted);
+        }
+        else
+        {
+            await StreamForegroundAsync(record, live!, events, time, aborted);
+        }
+        return Results.Empty;
+    }
+
+    private static async Task StreamBackgroundAsync(CommandRecord record, EventStreamWriter events, CancellationToken aborted)
+    {
+        try
+        {
+            events.Init(record.Id);
+            events.Ping();
+            await events.FlushAsync(aborted);
+            var pid = await record.Started.WaitAsync(aborted);
+            if (pid is null && record.StartFailed)
+            {
+                var exit = await record.Finished;
+                events.Error(exit.Error ?? "start failed", exit.Error ?? "start failed");
+            }
+            else
+            {
+                events.Complete((long)(DateTimeOffset.UtcNow - record.StartedAt).TotalMilliseconds);
+            }
+            await events.FlushAsync(aborted);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client went away; a background command goes on regardless.
+        }
+    }
+
+    private static async Task StreamForegroundAsync(CommandRecord record, ChannelSubscription live, EventStreamWriter events,
+        TimeProvider time, CancellationToken aborted)
+    {
+        var stdout = new LineSplitter();
+        var stderr = new LineSplitter();
+        using var pings = time.CreateTimer(_ => live.Tick(), null, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3));
+        try
+        {
+            events.Init(record.Id);
+            events.Ping();
+            await events.FlushAsync(aborted);
+            while (true)
+            {
+                while (live.Reader.TryRead(out var chunk))
+                {
+                    if (chunk.IsTick)
+                    {
+                        events.Ping();
+                        continue;
+                    }
+                    var isErr = chunk.Stream == OutputStream.Stderr;
+                    (isErr ? stderr : stdout).Process(chunk.Data.Span, line => events.Line(isErr, line));
+                }
+                await events.FlushAsync(aborted);
+                if (!await live.Reader.WaitToReadAsync(aborted))
+                {
+                    break;
+                }
+            }
+            stdout.Flush(line => events.Line(false, line));
+            stderr.Flush(line => events.Line(true, line));
+            var exit = await record.Finished.WaitAsync(aborted);
+            var elapsed = (long)((record.FinishedAt ?? time.GetUtcNow()) - record.StartedAt).TotalMilliseconds;
+            if (record.StartFailed)
+            {
+                events.Error(exit.Error ?? "start failed", exit.Error ?? "start failed");
+            }
+            else if (exit.ExitCode == 0)
+            {
+                events.Complete(Math.Max(elapsed, 1));
+            }
+            else
+            {
+                events.Error(exit.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture), exit.Error ?? $"exit status {exit.ExitCode}");
+            }
+            await events.FlushAsync(aborted);
+        }
+        catch (OperationCanceledException)
+        {
+            // Client disconnected: the command keeps running (as upstream); status and logs still have it.
+        }
+        finally
+        {
+            live.Dispose();
+        }
+    }
+
+    private static async Task<IResult> InterruptAsync(HttpContext http, CommandService commands, ILogger<CommandService> logger)
+    {
+        var id = http.Request.Query["id"].ToString();
+        if (string.IsNullOrEmpty(id))
+        {
+            return ApiError.Of(400, ApiError.MissingQuery, "missing query parameter 'id'");
+        }
+        if (!IdPattern().IsMatch(id))
+        {
+            return ApiError.Of(400, ApiError.InvalidRequestBody, "invalid command id");
+        }
+        if (!commands.TryGet(id, out var record))
+        {
+            return ApiError.Of(404, ApiError.InvalidRequestBody, $"error interruptting code context. no such command: {id}");
+        }
+        if (!record.Running)
+        {
+            return ApiError.Of(409, ApiError.RuntimeError, $"error interruptting code context. command session {id} is not running");
+        }
+        logger.LogInformation("Interrupting command {Id}", id);
+        record.Stop("interrupt");
+        // Like upstream, answer once the process group is gone (TERM, then KILL after the grace period).
+        await Task.WhenAny(record.Finished, Task.Delay(TimeSpan.FromSeconds(5), http.RequestAborted));
+        return ApiError.EmptyOk();
+    }
+
+    private static IResult Status(string id, CommandService commands)
+    {
+        if (!IdPattern().IsMatch(id))
+        {
+            return ApiError.Of(400, ApiError.InvalidRequestBody, "invalid command id");
+        }
+        if (!commands.TryGet(id, out var r))
+        {
+            return ApiError.Of(404, ApiError.InvalidRequestBody, $"command not found: {id}");
+        }
+        var exit = r.Exit;
+        var providers = r.Log.ProviderHistory;
+        return TypedResults.Json(new CommandStatusResponse
+        {
+            Id = id,
+            Content = r.Spec.Command,
+            Running = exit is null,
+            ExitCode = exit?.ExitCode,
+            Error = exit?.Error,
+            StartedAt = Rfc3339(r.StartedAt),
+            FinishedAt = r.FinishedAt is { } f ? Rfc3339(f) : null,
+            Executor = r.Spec.Executor,
+            Background = r.Spec.Background,
+            OutputBytes = r.Log.Length,
+            OutputProvider = r.Log.Provider,
+            OutputProviders = providers,
+            OutputMoved = providers.Count > 1,
+            OutputUnstoredBytes = r.Log.UnstoredBytes,
+        }, WireJson.Default.CommandStatusResponse, contentType: "application/json; charset=utf-8");
+    }
+
+    private static async Task<IResult> LogsAsync(string id, HttpContext http, CommandService commands)
+    {
+        if (!IdPattern().IsMatch(id))
+        {
+            return ApiError.Of(400, ApiError.InvalidRequestBody, "invalid command id");
+        }
+        if (!commands.TryGet(id, out var record))
+        {
+            return ApiError.Of(404, ApiError.InvalidRequestBody, $"command not found: {id}");
+        }
+        // Absent or non-numeric cursor means 0, as upstream; a negative one is an error.
+        _ = long.TryParse(http.Request.Query["cursor"].ToString(), out var cursor);
+        if (cursor < 0)
+        {
+            return ApiError.Of(400, ApiError.InvalidRequestBody, $"error seek file: invalid cursor {cursor}");
+        }
+        var log = record.Log;
+        var end = log.Length;
+        var start = Math.Max(cursor, log.FirstReadableOffset);
+        var response = http.Response;
+        response.StatusCode = 200;
+        response.ContentType = "text/plain; charset=utf-8";
+        if (start >= end)
+        {
+            response.Headers[TailCursorHeader] = Math.Max(cursor, end).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            response.ContentLength = 0;
+            return Results.Empty;
+        }
+        response.Headers[TailCursorHeader] = end.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.ContentLength = end - start;
+        // Streamed in blocks: the whole remainder is never held in memory.
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            var position = start;
+            while (position < end)
+            {
+                var want = (int)Math.Min(buffer.Length, end - position);
+                var n = log.Read(position, buffer.AsSpan(0, want), out var readFrom);
+                if (n == 0 || readFrom != position)
+                {
+                    // Storage lost bytes under us; pad so Content-Length stays honest.
+                    n = want;
+                    buffer.AsSpan(0, n).Clear();
+                }
+                await response.Body.WriteAsync(buffer.AsMemory(0, n), http.RequestAborted);
+                position += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return Results.Empty;
+    }
+
+    internal static string Rfc3339(DateTimeOffset t) =>
+        t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>A live reader of an output log, with its own keep-alive ticks.</summary>
+internal sealed class ChannelSubscription(OutputLog log) : IDisposable
+{
+    public System.Threading.Channels.ChannelReader<OutputChunk> Reader { get; } = log.Subscribe();
+
+    public void Tick() => log.Tick(Reader);
+
+    public void Dispose() => log.Unsubscribe(Reader);
+}

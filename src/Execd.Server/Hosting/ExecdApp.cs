@@ -1,0 +1,148 @@
+using System.Net;
+using Execd.Core.Commands;
+using Execd.Core.Plugins;
+using Execd.Core.Storage;
+using Execd.Server.Api;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace Execd.Server.Hosting;
+
+/// <summary>Builds and runs the daemon: flags, plugins, services, endpoints.</summary>
+public static class ExecdApp
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var cli = Cli.Parse(args, Environment.GetEnvironmentVariable);
+        if (cli.ShowHelp)
+        {
+            Console.WriteLine(Cli.Usage());
+            return 0;
+        }
+        if (cli.Error is not null)
+        {
+            Console.Error.WriteLine(cli.Error);
+            Console.Error.WriteLine(Cli.Usage());
+            return 2;
+        }
+        WebApplication app;
+        try
+        {
+            app = Build(cli.Settings);
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine($"execd: {ex.Message}");
+            return 2;
+        }
+        await using (app)
+        {
+            try
+            {
+                await app.StartAsync();
+            }
+            catch (IOException ex)
+            {
+                app.Logger.LogCritical("Cannot listen: {Error}", ex.Message);
+                return 1;
+            }
+            app.Logger.LogInformation("execd listening on {Addresses}", string.Join(", ", Addresses(app)));
+            await app.WaitForShutdownAsync();
+        }
+        return 0;
+    }
+
+    /// <summary>The addresses the server listens on (with the real port when 0 was asked for).</summary>
+    public static IEnumerable<string> Addresses(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+
+    public static WebApplication Build(IDictionary<string, string?> settings)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddEnvironmentVariables("EXECD_");
+        builder.Configuration.AddInMemoryCollection(settings);
+        var options = new ExecdOptions();
+        builder.Configuration.GetSection("Execd").Bind(options);
+        options.Validate();
+
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(c =>
+        {
+            c.SingleLine = true;
+            c.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            c.UseUtcTimestamp = true;
+        });
+        builder.Logging.SetMinimumLevel(MapLevel(options.LogLevel));
+        builder.Logging.AddFilter("Microsoft.AspNetCore", options.LogLevel >= 7 ? LogLevel.Information : LogLevel.Warning);
+
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Parse(options.Host), options.Port);
+            k.AddServerHeader = false;
+        });
+
+        var services = builder.Services;
+        services.Configure<ExecdOptions>(builder.Configuration.GetSection("Execd"));
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<EnvironmentBuilder>();
+        services.AddSingleton(new UserDatabase());
+        services.AddSingleton<CommandRequests>();
+        services.AddSingleton<StorageRanking>();
+        services.AddSingleton<CommandService>();
+        var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
+
+        var app = builder.Build();
+        foreach (var plugin in catalog.Plugins)
+        {
+            if (plugin.State == PluginState.Loaded)
+            {
+                app.Logger.LogInformation("Plugin {Plugin} loaded: {Contributions}", plugin.Name, string.Join("; ", plugin.Contributions));
+            }
+            else
+            {
+                app.Logger.LogError("Plugin {Plugin} failed: {Reason}", plugin.Name, plugin.Reason);
+            }
+        }
+        if (catalog.Plugins.Count == 0)
+        {
+            app.Logger.LogWarning("No plugins found in {Directory}", catalog.Directory);
+        }
+        // Create the registries now: a broken plugin is reported at start-up, not at the first request.
+        var commands = app.Services.GetRequiredService<CommandService>();
+        if (commands.ExecutorNames.Count == 0)
+        {
+            app.Logger.LogError("No executor is available: every command will be rejected");
+        }
+
+        app.UseExceptionHandler(error => error.Run(context =>
+        {
+            var ex = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            return ApiError.WriteAsync(context, 500, ApiError.RuntimeError, ex?.Message ?? "internal error");
+        }));
+        app.UseStatusCodePages(context =>
+        {
+            var http = context.HttpContext;
+            return http.Response.StatusCode is 404 or 405
+                ? ApiError.WriteAsync(http, http.Response.StatusCode, ApiError.NotFound, $"no route for {http.Request.Method} {http.Request.Path}")
+                : Task.CompletedTask;
+        });
+        if (!string.IsNullOrEmpty(options.AccessToken))
+        {
+            app.UseMiddleware<AccessTokenMiddleware>(options.AccessToken);
+        }
+        app.MapAdmin();
+        app.MapCommands();
+        app.MapMetrics();
+        return app;
+    }
+
+    private static LogLevel MapLevel(int level) => level switch
+    {
+        <= 2 => LogLevel.Critical,
+        3 => LogLevel.Error,
+        4 => LogLevel.Warning,
+        5 or 6 => LogLevel.Information,
+        _ => LogLevel.Debug,
+    };
+}

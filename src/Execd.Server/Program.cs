@@ -1,0 +1,3 @@
+using Execd.Server.Hosting;
+
+return await ExecdApp.RunAsync(args);

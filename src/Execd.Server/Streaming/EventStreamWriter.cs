@@ -1,0 +1,114 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Unicode;
+
+namespace Execd.Server.Streaming;
+
+/// <summary>
+/// Writes execd stream events (<c>init</c>, <c>stdout</c>, <c>error</c>, …) as compact JSON straight into
+/// the response's pipe, one frame per event: <c>data: {json}\n\n</c> (standard SSE) or upstream's bare
+/// <c>{json}\n\n</c>. Nothing reaches the network until <see cref="FlushAsync"/>, so a burst of events
+/// goes out in one write. Field order is upstream's: type, text, execution_time, timestamp, error.
+/// </summary>
+public sealed class EventStreamWriter
+{
+    private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
+    private static readonly byte[] DataPrefix = "data: "u8.ToArray();
+    private static readonly byte[] FrameEnd = "\n\n"u8.ToArray();
+    private static readonly byte[] BlankLineText = "\n"u8.ToArray();
+
+    private readonly PipeWriter _pipe;
+    private readonly bool _raw;
+    private readonly TimeProvider _time;
+    private readonly Utf8JsonWriter _json;
+
+    public EventStreamWriter(PipeWriter pipe, bool raw, TimeProvider time)
+    {
+        _pipe = pipe;
+        _raw = raw;
+        _time = time;
+        _json = new Utf8JsonWriter(pipe, Options);
+    }
+
+    public static void SetHeaders(HttpResponse response)
+    {
+        response.StatusCode = 200;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers.Connection = "keep-alive";
+        response.Headers["X-Accel-Buffering"] = "no";
+    }
+
+    public void Init(string id) => Simple("init", Encoding.UTF8.GetBytes(id));
+
+    public void Ping() => Simple("ping", "pong"u8);
+
+    /// <summary>One output line; an empty line is sent as upstream's blank-line text <c>"\n"</c>.</summary>
+    public void Line(bool stderr, ReadOnlySpan<byte> line) =>
+        Simple(stderr ? "stderr" : "stdout", line.IsEmpty ? BlankLineText : line);
+
+    public void Complete(long executionTimeMs)
+    {
+        Begin("execution_complete");
+        if (executionTimeMs > 0)
+        {
+            _json.WriteNumber("execution_time"u8, executionTimeMs);
+        }
+        _json.WriteNumber("timestamp"u8, Now());
+        End();
+    }
+
+    public void Error(string evalue, string traceback, string ename = "CommandExecError")
+    {
+        Begin("error");
+        _json.WriteNumber("timestamp"u8, Now());
+        _json.WriteStartObject("error"u8);
+        _json.WriteString("ename"u8, ename);
+        _json.WriteString("evalue"u8, evalue);
+        _json.WriteStartArray("traceback"u8);
+        _json.WriteStringValue(traceback);
+        _json.WriteEndArray();
+        _json.WriteEndObject();
+        End();
+    }
+
+    public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken) => _pipe.FlushAsync(cancellationToken);
+
+    private void Simple(string type, ReadOnlySpan<byte> text)
+    {
+        Begin(type);
+        if (Utf8.IsValid(text))
+        {
+            _json.WriteString("text"u8, text);
+        }
+        else
+        {
+            _json.WriteString("text"u8, Encoding.UTF8.GetString(text)); // invalid bytes become U+FFFD
+        }
+        _json.WriteNumber("timestamp"u8, Now());
+        End();
+    }
+
+    private void Begin(string type)
+    {
+        if (!_raw)
+        {
+            _pipe.Write(DataPrefix.AsSpan());
+        }
+        _json.Reset(_pipe);
+        _json.WriteStartObject();
+        _json.WriteString("type"u8, type);
+    }
+
+    private void End()
+    {
+        _json.WriteEndObject();
+        _json.Flush();
+        _pipe.Write(FrameEnd.AsSpan());
+    }
+
+    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+}
