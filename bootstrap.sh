@@ -1,0 +1,52 @@
+#!/bin/sh
+# Runs the execd daemon.
+#   ./bootstrap.sh [flags]        build (if needed) and run the daemon in the foreground; flags are passed to it
+#   ./bootstrap.sh -c "cmd"       start the daemon in the background, then run cmd (as upstream's container entrypoint)
+# With EXECD set (e.g. EXECD=/opt/opensandbox/execd), that published daemon is run instead of the development build.
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+
+if [ -z "${EXECD:-}" ]; then
+  # Development build: only the .NET SDK is needed.
+  if ! dotnet build "$here/src/Execd.Server/Execd.Server.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >&2; then
+    echo "bootstrap: build failed" >&2
+    exit 1
+  fi
+  EXECD="$here/src/Execd.Server/bin/Release/net10.0/execd"
+else
+  # Container mode, as upstream: an env file for commands, prepared if missing.
+  EXECD_ENVS="${EXECD_ENVS:-/opt/opensandbox/.env}"
+  if mkdir -p "$(dirname "$EXECD_ENVS")" 2>/dev/null && touch "$EXECD_ENVS" 2>/dev/null; then
+    export EXECD_ENVS
+  else
+    echo "bootstrap: warning: cannot prepare EXECD_ENVS=$EXECD_ENVS" >&2
+  fi
+  if [ -n "${EXECD_BOOTSTRAP_PRE_SCRIPT:-}" ] && [ -r "$EXECD_BOOTSTRAP_PRE_SCRIPT" ]; then
+    case "$EXECD_BOOTSTRAP_PRE_SCRIPT" in */*) ;; *) EXECD_BOOTSTRAP_PRE_SCRIPT="./$EXECD_BOOTSTRAP_PRE_SCRIPT" ;; esac
+    . "$EXECD_BOOTSTRAP_PRE_SCRIPT"
+  fi
+fi
+
+if [ "${1:-}" != "-c" ] && [ -z "${BOOTSTRAP_CMD:-}" ]; then
+  exec "$EXECD" "$@"
+fi
+
+# -c "cmd": the daemon in the background, the user command in the foreground, SIGTERM forwarded to it.
+"$EXECD" ${EXECD_ARGS:-} &
+if [ -n "${BOOTSTRAP_CMD:-}" ]; then
+  CMD=$BOOTSTRAP_CMD
+else
+  shift
+  CMD="$*"
+fi
+SHELL_BIN=${BOOTSTRAP_SHELL:-}
+[ -n "$SHELL_BIN" ] || SHELL_BIN=$(command -v bash || command -v sh || true)
+[ -n "$SHELL_BIN" ] || { echo "bootstrap: no shell found" >&2; exit 1; }
+"$SHELL_BIN" -c "$CMD" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM
+trap 'kill -INT "$child" 2>/dev/null' INT
+set +e
+wait "$child"
+status=$?
+exit $status

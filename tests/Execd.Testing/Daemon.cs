@@ -1,0 +1,144 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Execd.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+
+namespace Execd.Testing;
+
+/// <summary>
+/// A real daemon (the production <see cref="ExecdApp"/>, real Kestrel, real plugins from the build's
+/// plugins folder) on a free loopback port, in this process.
+/// </summary>
+public sealed class Daemon : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private Daemon(WebApplication app, Uri baseAddress, string? token)
+    {
+        _app = app;
+        BaseAddress = baseAddress;
+        Client = NewClient(token);
+    }
+
+    public Uri BaseAddress { get; }
+    public HttpClient Client { get; }
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<Daemon> StartAsync(IDictionary<string, string?>? settings = null, string? token = null)
+    {
+        var all = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Execd:Port"] = "0",
+            ["Execd:Host"] = "127.0.0.1",
+            ["Execd:PluginsDir"] = TestPaths.PluginsDir,
+            ["Execd:LogLevel"] = "4",
+        };
+        if (token is not null)
+        {
+            all["Execd:AccessToken"] = token;
+        }
+        foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
+        {
+            all[k] = v;
+        }
+        var app = ExecdApp.Build(all);
+        await app.StartAsync();
+        var address = ExecdApp.Addresses(app).First();
+        return new Daemon(app, new Uri(address), token);
+    }
+
+    public HttpClient NewClient(string? token = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Add("X-EXECD-ACCESS-TOKEN", token);
+        }
+        return client;
+    }
+
+    /// <summary>POST /command and read the whole event stream.</summary>
+    public Task<StreamResult> RunAsync(string command, object? extra = null, CancellationToken ct = default) =>
+        RunJsonAsync(Body(command, extra), ct);
+
+    public async Task<StreamResult> RunJsonAsync(string json, CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/command") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        using var response = await Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        var body = await response.Content.ReadAsStringAsync(ct);
+        return new StreamResult((int)response.StatusCode, body, response.Content.Headers.ContentType?.MediaType);
+    }
+
+    public static string Body(string command, object? extra = null)
+    {
+        var node = extra is null ? new JsonObject() : JsonSerializer.SerializeToNode(extra)!.AsObject();
+        node["command"] = command;
+        return node.ToJsonString();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>A finished event stream, parsed the way the SDKs parse it.</summary>
+public sealed record StreamResult(int Status, string Body, string? ContentType)
+{
+    public IReadOnlyList<JsonObject> Events => SseParser.Parse(Body);
+
+    public IEnumerable<string> Texts(string type) => Events.Where(e => (string?)e["type"] == type).Select(e => (string?)e["text"] ?? "");
+
+    public string? Id => Events.FirstOrDefault(e => (string?)e["type"] == "init")?["text"]?.GetValue<string>();
+
+    /// <summary>Exit code as the SDKs infer it: an error's integer evalue wins, else 0 on completion, else null.</summary>
+    public int? ExitCode
+    {
+        get
+        {
+            var error = Events.LastOrDefault(e => (string?)e["type"] == "error");
+            if (error is not null)
+            {
+                return int.TryParse((string?)error["error"]?["evalue"], out var code) ? code : null;
+            }
+            return Events.Any(e => (string?)e["type"] == "execution_complete") ? 0 : null;
+        }
+    }
+}
+
+/// <summary>The SDKs' stream parser: lines, trimmed, <c>data:</c> stripped, whole JSON objects only.</summary>
+public static class SseParser
+{
+    public static IReadOnlyList<JsonObject> Parse(string body)
+    {
+        var events = new List<JsonObject>();
+        foreach (var raw in body.Split('\n'))
+        {
+            var line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith(':') || line.StartsWith("event:", StringComparison.Ordinal) || line.StartsWith("id:", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            if (line.StartsWith("data:", StringComparison.Ordinal))
+            {
+                line = line[5..].Trim();
+            }
+            try
+            {
+                if (JsonNode.Parse(line) is JsonObject o)
+                {
+                    events.Add(o);
+                }
+            }
+            catch (JsonException)
+            {
+            }
+        }
+        return events;
+    }
+}
