@@ -57,6 +57,16 @@ public sealed class CommandService
         {
             throw new KeyNotFoundException($"unknown executor '{spec.Executor}'");
         }
+        return Start(spec, timeout, beforeStart, executor.Name, (record, stop) => executor.ExecuteAsync(record.Spec, record, stop));
+    }
+
+    /// <summary>
+    /// Registers <paramref name="spec"/> and runs it with <paramref name="run"/> instead of an executor (for
+    /// runs that belong to something else, such as a session): same registry, output log, status and logs.
+    /// </summary>
+    public CommandRecord Start(CommandSpec spec, TimeSpan? timeout, Action<CommandRecord>? beforeStart, string runnerName,
+        Func<CommandRecord, CancellationToken, Task<CommandExit>> run)
+    {
         var log = new OutputLog(spec.Id, _storage, _logger);
         var record = new CommandRecord(spec, log, _time.GetUtcNow());
         if (!_commands.TryAdd(spec.Id, record))
@@ -68,17 +78,17 @@ public sealed class CommandService
         {
             record.StopAfter(t);
         }
-        _ = Task.Run(() => RunAsync(executor, record));
+        _ = Task.Run(() => RunAsync(runnerName, run, record));
         return record;
     }
 
-    private async Task RunAsync(ICommandExecutor executor, CommandRecord record)
+    private async Task RunAsync(string runnerName, Func<CommandRecord, CancellationToken, Task<CommandExit>> run, CommandRecord record)
     {
         CommandExit exit;
         var startFailed = false;
         try
         {
-            exit = await executor.ExecuteAsync(record.Spec, record, record.StopToken).ConfigureAwait(false);
+            exit = await run(record, record.StopToken).ConfigureAwait(false);
         }
         catch (CommandStartException ex)
         {
@@ -90,7 +100,7 @@ public sealed class CommandService
         {
             // An executor bug must not take the daemon down or leave the command running forever.
             exit = new CommandExit(1, ex.Message);
-            _logger.LogError(ex, "Executor {Executor} failed on command {Id}", executor.Name, record.Id);
+            _logger.LogError(ex, "Executor {Executor} failed on command {Id}", runnerName, record.Id);
         }
         record.Finish(exit, _time.GetUtcNow(), startFailed);
         _logger.LogDebug("Command {Id} finished: exit {Exit}", record.Id, exit.ExitCode);

@@ -76,95 +76,13 @@ public static partial class CommandsApi
         var aborted = http.RequestAborted;
         if (spec.Background)
         {
-            await StreamBackgroundAsync(record, events, aborted);
+            await CommandEventStream.BackgroundAsync(record, events, aborted);
         }
         else
         {
-            await StreamForegroundAsync(record, live!, events, time, aborted);
+            await CommandEventStream.ForegroundAsync(record, live!, events, time, aborted);
         }
         return Results.Empty;
-    }
-
-    private static async Task StreamBackgroundAsync(CommandRecord record, EventStreamWriter events, CancellationToken aborted)
-    {
-        try
-        {
-            events.Init(record.Id);
-            events.Ping();
-            await events.FlushAsync(aborted);
-            var pid = await record.Started.WaitAsync(aborted);
-            if (pid is null && record.StartFailed)
-            {
-                var exit = await record.Finished;
-                events.Error(exit.Error ?? "start failed", exit.Error ?? "start failed");
-            }
-            else
-            {
-                events.Complete((long)(DateTimeOffset.UtcNow - record.StartedAt).TotalMilliseconds);
-            }
-            await events.FlushAsync(aborted);
-        }
-        catch (OperationCanceledException)
-        {
-            // The client went away; a background command goes on regardless.
-        }
-    }
-
-    private static async Task StreamForegroundAsync(CommandRecord record, ChannelSubscription live, EventStreamWriter events,
-        TimeProvider time, CancellationToken aborted)
-    {
-        var stdout = new LineSplitter();
-        var stderr = new LineSplitter();
-        using var pings = time.CreateTimer(_ => live.Tick(), null, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3));
-        try
-        {
-            events.Init(record.Id);
-            events.Ping();
-            await events.FlushAsync(aborted);
-            while (true)
-            {
-                while (live.Reader.TryRead(out var chunk))
-                {
-                    if (chunk.IsTick)
-                    {
-                        events.Ping();
-                        continue;
-                    }
-                    var isErr = chunk.Stream == OutputStream.Stderr;
-                    (isErr ? stderr : stdout).Process(chunk.Data.Span, line => events.Line(isErr, line));
-                }
-                await events.FlushAsync(aborted);
-                if (!await live.Reader.WaitToReadAsync(aborted))
-                {
-                    break;
-                }
-            }
-            stdout.Flush(line => events.Line(false, line));
-            stderr.Flush(line => events.Line(true, line));
-            var exit = await record.Finished.WaitAsync(aborted);
-            var elapsed = (long)((record.FinishedAt ?? time.GetUtcNow()) - record.StartedAt).TotalMilliseconds;
-            if (record.StartFailed)
-            {
-                events.Error(exit.Error ?? "start failed", exit.Error ?? "start failed");
-            }
-            else if (exit.ExitCode == 0)
-            {
-                events.Complete(Math.Max(elapsed, 1));
-            }
-            else
-            {
-                events.Error(exit.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture), exit.Error ?? $"exit status {exit.ExitCode}");
-            }
-            await events.FlushAsync(aborted);
-        }
-        catch (OperationCanceledException)
-        {
-            // Client disconnected: the command keeps running (as upstream); status and logs still have it.
-        }
-        finally
-        {
-            live.Dispose();
-        }
     }
 
     private static async Task<IResult> InterruptAsync(HttpContext http, CommandService commands, ILogger<CommandService> logger)
@@ -282,14 +200,4 @@ public static partial class CommandsApi
 
     internal static string Rfc3339(DateTimeOffset t) =>
         t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
-}
-
-/// <summary>A live reader of an output log, with its own keep-alive ticks.</summary>
-internal sealed class ChannelSubscription(OutputLog log) : IDisposable
-{
-    public System.Threading.Channels.ChannelReader<OutputChunk> Reader { get; } = log.Subscribe();
-
-    public void Tick() => log.Tick(Reader);
-
-    public void Dispose() => log.Unsubscribe(Reader);
 }
