@@ -15,14 +15,25 @@ public sealed class Daemon : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private Daemon(WebApplication app, Uri baseAddress, string? token)
+    /// <summary>Configuration keys of the directory lists of the file and tmpfs storage providers.</summary>
+    public const string FilesDirectoriesKey = "Storage:Files:Directories";
+    public const string TmpfsDirectoriesKey = "Storage:Tmpfs:Directories";
+
+    private Daemon(WebApplication app, Uri baseAddress, string? token, TestDirectory? storage)
     {
         _app = app;
+        StorageDirectory = storage;
         BaseAddress = baseAddress;
         Client = NewClient(token);
     }
 
     public Uri BaseAddress { get; }
+
+    /// <summary>
+    /// The test-owned directory the file providers store into when the test did not choose directories
+    /// (<c>files</c> under it); null when the test chose them. Removed on dispose.
+    /// </summary>
+    public TestDirectory? StorageDirectory { get; }
     public HttpClient Client { get; }
     public IServiceProvider Services => _app.Services;
 
@@ -43,10 +54,28 @@ public sealed class Daemon : IAsyncDisposable
         {
             all[k] = v;
         }
-        var app = ExecdApp.Build(all);
-        await app.StartAsync();
+        // Never the machine's /tmp, /var/tmp, $HOME or /dev/shm: unless the test chose, file providers store in a
+        // directory the test owns and there is no tmpfs provider.
+        TestDirectory? storage = null;
+        if (!all.ContainsKey(FilesDirectoriesKey) || !all.ContainsKey(TmpfsDirectoriesKey))
+        {
+            storage = TestPaths.NewDirectory("storage");
+            all.TryAdd(FilesDirectoriesKey, storage.Combine("files"));
+            all.TryAdd(TmpfsDirectoriesKey, "");
+        }
+        WebApplication app;
+        try
+        {
+            app = ExecdApp.Build(all);
+            await app.StartAsync();
+        }
+        catch
+        {
+            storage?.Dispose();
+            throw;
+        }
         var address = ExecdApp.Addresses(app).First();
-        return new Daemon(app, new Uri(address), token);
+        return new Daemon(app, new Uri(address), token, storage);
     }
 
     public HttpClient NewClient(string? token = null)
@@ -84,6 +113,7 @@ public sealed class Daemon : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        StorageDirectory?.Dispose();
     }
 }
 
