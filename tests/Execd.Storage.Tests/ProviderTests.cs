@@ -38,7 +38,7 @@ public sealed class FilesProviderTests : StorageProviderConformance
     [Fact]
     public async Task Health_DirectoryDeleted_RecreatesItWithTheModeAndSaysSo()
     {
-        _ = Provider;
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync()).Status);
         Directory.Delete(Store, recursive: true);
 
         var healed = await CheckAsync();

@@ -11,6 +11,7 @@ namespace Execd.Storage;
 internal sealed class DirectoryHealthCheck(DirectoryStorageProvider provider, Func<string, string?>? precondition = null) : IHealthCheck
 {
     private static readonly byte[] ProbeBytes = "execd storage probe\n"u8.ToArray();
+    private volatile bool _hadDirectory;
 
     // Sticky world-writable directories that a self-heal may have to re-create as the parent of ours.
     private static readonly string[] SharedTempRoots = ["/tmp", "/var/tmp"];
@@ -31,10 +32,18 @@ internal sealed class DirectoryHealthCheck(DirectoryStorageProvider provider, Fu
             if (!Directory.Exists(directory))
             {
                 Heal(directory);
-                notes.Add($"{directory} was missing; re-created with mode {provider.Options.DirectoryMode}");
-                // A directory that disappears is suspect until it survives one more evaluation.
-                status = HealthStatus.Degraded;
+                if (_hadDirectory)
+                {
+                    notes.Add($"{directory} was missing; re-created with mode {provider.Options.DirectoryMode}");
+                    // A directory that disappears is suspect until it survives one more evaluation.
+                    status = HealthStatus.Degraded;
+                }
+                else
+                {
+                    notes.Add($"created {directory} with mode {provider.Options.DirectoryMode}");
+                }
             }
+            _hadDirectory = true;
             var vfs = Native.Vfs(directory);
             var free = checked((long)(vfs.Bavail * vfs.Frsize));
             if ((vfs.Flag & Native.ReadOnlyFlag) != 0)
