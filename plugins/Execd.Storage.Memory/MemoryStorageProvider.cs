@@ -1,6 +1,7 @@
 using System.Numerics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Execd.Storage.Memory;
 
@@ -24,7 +25,27 @@ internal sealed class MemoryStoragePlugin : IExecdPlugin
         {
             throw new ArgumentOutOfRangeException(nameof(configuration), "Storage:Memory:BudgetBytes must be positive");
         }
-        services.AddSingleton<IOutputStorageProvider>(new MemoryStorageProvider(options.BudgetBytes, options.Priority));
+        var provider = new MemoryStorageProvider(options.BudgetBytes, options.Priority);
+        services.AddSingleton<IOutputStorageProvider>(provider);
+        services.AddHealthChecks().AddCheck(provider.Name, new MemoryHealthCheck(provider), HealthStatus.Unhealthy, [StorageHealth.Tag]);
+    }
+}
+
+/// <summary>Budget left: Healthy above 10 %, Degraded below, the failure status when used up.</summary>
+internal sealed class MemoryHealthCheck(MemoryStorageProvider provider) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var budget = provider.BudgetBytes;
+        var left = Math.Max(0, budget - provider.BytesHeld);
+        var data = new Dictionary<string, object> { [StorageHealth.FreeBytesKey] = left };
+        var (status, reason) = left == 0
+            ? (context.Registration?.FailureStatus ?? HealthStatus.Unhealthy, $"memory budget of {budget} bytes is used up ({left} left)")
+            // A sink's next block may need a whole block: less than that left is close to nothing.
+            : left < budget / 10 || left < Math.Min(MemoryStorageProvider.BlockSize, budget)
+                ? (HealthStatus.Degraded, $"only {left} of {budget} budget bytes left")
+                : (HealthStatus.Healthy, $"{left} of {budget} budget bytes left");
+        return Task.FromResult(new HealthCheckResult(status, reason, data: data));
     }
 }
 

@@ -63,3 +63,20 @@ public sealed class StorageFullException : IOException
     /// <summary>Creates the exception.</summary>
     public StorageFullException(string message) : base(message) { }
 }
+
+/// <summary>
+/// How a storage provider's health check is registered so the host can rank the provider by it. A plugin
+/// adds one <c>Microsoft.Extensions.Diagnostics.HealthChecks</c> check per provider in its
+/// <see cref="IExecdPlugin.Register"/>: named exactly like <see cref="IOutputStorageProvider.Name"/>, tagged
+/// <see cref="Tag"/>, returning the registration's <c>FailureStatus</c> when the provider cannot store,
+/// and a description that says why. The host runs the checks in the background (periodically and right
+/// after a provider fails) and ranks providers Healthy, then Degraded, then Unhealthy, then by priority.
+/// </summary>
+public static class StorageHealth
+{
+    /// <summary>The tag every storage provider's health check carries.</summary>
+    public const string Tag = "storage";
+
+    /// <summary>Optional <c>HealthCheckResult.Data</c> entry (a <see cref="long"/>): bytes the provider can still take.</summary>
+    public const string FreeBytesKey = "free_bytes";
+}

@@ -15,14 +15,25 @@ public sealed class Daemon : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private Daemon(WebApplication app, Uri baseAddress, string? token)
+    /// <summary>Configuration keys of the directory lists of the file and tmpfs storage providers.</summary>
+    public const string FilesDirectoriesKey = "Storage:Files:Directories";
+    public const string TmpfsDirectoriesKey = "Storage:Tmpfs:Directories";
+
+    private Daemon(WebApplication app, Uri baseAddress, string? token, TestDirectory? storage)
     {
         _app = app;
+        StorageDirectory = storage;
         BaseAddress = baseAddress;
         Client = NewClient(token);
     }
 
     public Uri BaseAddress { get; }
+
+    /// <summary>
+    /// The test-owned directory the file and tmpfs providers point into when the test did not choose directories
+    /// (<c>files</c> and <c>tmpfs</c> under it); null when the test chose them. Removed on dispose.
+    /// </summary>
+    public TestDirectory? StorageDirectory { get; }
     public HttpClient Client { get; }
     public IServiceProvider Services => _app.Services;
 
@@ -43,10 +54,28 @@ public sealed class Daemon : IAsyncDisposable
         {
             all[k] = v;
         }
-        var app = ExecdApp.Build(all);
-        await app.StartAsync();
+        // Never the machine's /tmp, /var/tmp, $HOME or /dev/shm: unless the test chose, every file and tmpfs provider
+        // points into a directory the test owns (the tmpfs one is not a tmpfs, so it reports Unhealthy and stores nothing).
+        TestDirectory? storage = null;
+        if (!all.ContainsKey(FilesDirectoriesKey) || !all.ContainsKey(TmpfsDirectoriesKey))
+        {
+            storage = TestPaths.NewDirectory("storage");
+            all.TryAdd(FilesDirectoriesKey, storage.Combine("files"));
+            all.TryAdd(TmpfsDirectoriesKey, storage.Combine("tmpfs"));
+        }
+        WebApplication app;
+        try
+        {
+            app = ExecdApp.Build(all);
+            await app.StartAsync();
+        }
+        catch
+        {
+            storage?.Dispose();
+            throw;
+        }
         var address = ExecdApp.Addresses(app).First();
-        return new Daemon(app, new Uri(address), token);
+        return new Daemon(app, new Uri(address), token, storage);
     }
 
     public HttpClient NewClient(string? token = null)
@@ -63,11 +92,14 @@ public sealed class Daemon : IAsyncDisposable
     public Task<StreamResult> RunAsync(string command, object? extra = null, CancellationToken ct = default) =>
         RunJsonAsync(Body(command, extra), ct);
 
-    public async Task<StreamResult> RunJsonAsync(string json, CancellationToken ct = default)
+    public Task<StreamResult> RunJsonAsync(string json, CancellationToken ct = default) => RunJsonAsync(Client, json, ct);
+
+    /// <summary>POST /command with <paramref name="json"/> to any daemon <paramref name="client"/> talks to (e.g. a child process) and read the whole event stream.</summary>
+    public static async Task<StreamResult> RunJsonAsync(HttpClient client, string json, CancellationToken ct = default)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/command") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-        using var response = await Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
         var body = await response.Content.ReadAsStringAsync(ct);
         return new StreamResult((int)response.StatusCode, body, response.Content.Headers.ContentType?.MediaType);
     }
@@ -84,6 +116,7 @@ public sealed class Daemon : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        StorageDirectory?.Dispose();
     }
 }
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Execd.Core.Plugins;
 using Execd.Core.Storage;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Execd.Core.Commands;
 
@@ -18,10 +19,12 @@ public sealed class CommandService
     private readonly StorageRanking _storage;
     private readonly TimeProvider _time;
     private readonly ILogger<CommandService> _logger;
+    private readonly OutputCaps _caps;
 
     public CommandService(IEnumerable<PluginContribution> contributions, IServiceProvider services, StorageRanking storage,
-        TimeProvider time, ILogger<CommandService> logger)
+        TimeProvider time, ILogger<CommandService> logger, IOptions<StorageOptions>? storageOptions = null)
     {
+        _caps = storageOptions?.Value.Caps ?? OutputCaps.None;
         _storage = storage;
         _time = time;
         _logger = logger;
@@ -67,7 +70,7 @@ public sealed class CommandService
     public CommandRecord Start(CommandSpec spec, TimeSpan? timeout, Action<CommandRecord>? beforeStart, string runnerName,
         Func<CommandRecord, CancellationToken, Task<CommandExit>> run)
     {
-        var log = new OutputLog(spec.Id, _storage, _logger);
+        var log = new OutputLog(spec.Id, _storage, _logger, _caps);
         var record = new CommandRecord(spec, log, _time.GetUtcNow());
         if (!_commands.TryAdd(spec.Id, record))
         {
@@ -104,7 +107,11 @@ public sealed class CommandService
         }
         record.Finish(exit, _time.GetUtcNow(), startFailed);
         _logger.LogDebug("Command {Id} finished: exit {Exit}", record.Id, exit.ExitCode);
+        CommandFinished?.Invoke(record);
     }
+
+    /// <summary>Raised after a command finished and its output log is complete (retention listens).</summary>
+    public event Action<CommandRecord>? CommandFinished;
 
     /// <summary>Removes a finished command and deletes its stored output.</summary>
     public bool Forget(string id)

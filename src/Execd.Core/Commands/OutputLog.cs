@@ -15,52 +15,90 @@ public readonly record struct OutputChunk(OutputStream Stream, ReadOnlyMemory<by
 
 /// <summary>
 /// A command's output: an ordered byte log with absolute offsets, stored on the best-ranked storage
-/// provider and fanned out to live readers straight from memory. When the sink throws, the log moves to
-/// the next provider, copying what the failed sink still reads back (an open file survives the
-/// deletion of its directory), and carries on at the same offsets; live readers never notice.
+/// provider and fanned out to live readers straight from memory.
+/// <para>
+/// Stored bytes live in segments (a sink on some provider holding the bytes from an absolute base offset).
+/// Without a cap there is one segment. When its sink throws, the segment moves to the next provider: what
+/// the failed sink still reads back (an open file survives the deletion of its directory) is copied, the
+/// pending bytes are appended, and the log carries on at the same offsets; live readers never notice.
+/// With a cap (<see cref="OutputCaps"/>) the head is one segment and the tail a rolling run of segments; the
+/// oldest tail segments are deleted and counted in <see cref="DroppedBytes"/>.
+/// </para>
+/// <para>
+/// Reads are defined for every offset below <see cref="Length"/>: an offset before <see cref="FirstReadableOffset"/>
+/// reads from there; a byte the log does not hold (dropped by the cap, or lost because no provider could take
+/// it) reads as NUL (0x00), so offsets and cursors stay absolute.
+/// </para>
 /// </summary>
 public sealed class OutputLog : IOutputWriter
 {
     private const int CopyBlock = 64 * 1024;
+    private static readonly TimeSpan RetryOpenEvery = TimeSpan.FromSeconds(1);
     private readonly string _commandId;
     private readonly StorageRanking _storage;
     private readonly ILogger _logger;
+    private readonly OutputCaps _caps;
     private readonly object _gate = new();
-    private ImmutableArray<Channel<OutputChunk>> _readers = [];
-    private IOutputSink? _sink;
-    private long _sinkBase;   // absolute offset of the sink's byte 0
-    private long _length;
-    private long _unstored;   // bytes no provider could take
-    private bool _completed;
+    private readonly List<Segment> _segments = [];
     private readonly List<string> _providers = [];
+    private ImmutableArray<Channel<OutputChunk>> _readers = [];
+    private long _length;
+    private long _unstored;   // bytes no provider could take, or that could not be carried over
+    private long _dropped;    // bytes the per-command cap dropped
+    private long _nextOpenAttempt;
+    private bool _completed;
+    private bool _deleted;
 
-    public OutputLog(string commandId, StorageRanking storage, ILogger logger)
+    public OutputLog(string commandId, StorageRanking storage, ILogger logger) : this(commandId, storage, logger, OutputCaps.None)
+    {
+    }
+
+    public OutputLog(string commandId, StorageRanking storage, ILogger logger, OutputCaps caps)
     {
         _commandId = commandId;
         _storage = storage;
         _logger = logger;
+        _caps = caps;
         lock (_gate)
         {
-            _sink = OpenOnBest([], ReadOnlySpan<byte>.Empty, null);
+            _ = OpenSegment();
         }
+    }
+
+    private sealed class Segment(IOutputSink sink, long start)
+    {
+        public IOutputSink Sink { get; set; } = sink;
+        public long Start { get; set; } = start;
+        /// <summary>No more appends: rolled over (cap), or its sink failed and nothing could take over.</summary>
+        public bool Sealed { get; set; }
+        public long End => Start + Sink.Length;
     }
 
     /// <summary>Total bytes written (the absolute end offset).</summary>
     public long Length { get { lock (_gate) { return _length; } } }
 
-    /// <summary>The provider holding the output now, or null if none could.</summary>
-    public string? Provider { get { lock (_gate) { return _sink?.Provider.Name; } } }
+    /// <summary>The provider holding the newest output now, or null if none does.</summary>
+    public string? Provider { get { lock (_gate) { return _segments.Count == 0 ? null : _segments[^1].Sink.Provider.Name; } } }
 
     /// <summary>Every provider that held this log, in order; more than one means it moved.</summary>
     public IReadOnlyList<string> ProviderHistory { get { lock (_gate) { return [.. _providers]; } } }
 
-    /// <summary>Bytes that could not be stored anywhere (still streamed live).</summary>
+    /// <summary>Bytes that could not be stored anywhere (still streamed live); they read as NUL.</summary>
     public long UnstoredBytes { get { lock (_gate) { return _unstored; } } }
 
+    /// <summary>Bytes the per-command cap dropped from the middle; they read as NUL.</summary>
+    public long DroppedBytes { get { lock (_gate) { return _dropped; } } }
+
+    /// <summary>Bytes currently stored on providers for this log.</summary>
+    public long StoredBytes { get { lock (_gate) { return _segments.Sum(s => s.Sink.Length); } } }
+
     /// <summary>Offset of the first byte that can still be read.</summary>
-    public long FirstReadableOffset { get { lock (_gate) { return _sinkBase; } } }
+    public long FirstReadableOffset { get { lock (_gate) { return _segments.Count == 0 ? _length : _segments[0].Start; } } }
 
     public bool IsCompleted { get { lock (_gate) { return _completed; } } }
+
+    /// <summary>Whether the stored output was deleted (retention).</summary>
+    public bool IsDeleted { get { lock (_gate) { return _deleted; } } }
 
     /// <summary>Adds a live reader that receives every chunk written from now on. Capacity bounds memory; a full reader applies back-pressure.</summary>
     public ChannelReader<OutputChunk> Subscribe(int capacity = 256)
@@ -116,7 +154,6 @@ public sealed class OutputLog : IOutputWriter
         lock (_gate)
         {
             Store(data.Span);
-            _length += data.Length;
             readers = _readers;
         }
         if (readers.IsEmpty)
@@ -147,17 +184,9 @@ public sealed class OutputLog : IOutputWriter
                 return;
             }
             _completed = true;
-            if (_sink is not null)
+            if (Active() is { } active)
             {
-                try
-                {
-                    _sink.Complete();
-                }
-                catch (Exception ex)
-                {
-                    _storage.ReportFailure(_sink.Provider, ex);
-                    _sink = FailOver(_sink, ReadOnlySpan<byte>.Empty, ex);
-                }
+                Seal(active);
             }
             foreach (var r in _readers)
             {
@@ -168,105 +197,208 @@ public sealed class OutputLog : IOutputWriter
     }
 
     /// <summary>
-    /// Reads stored bytes from absolute <paramref name="offset"/>. Returns the count, 0 at the end. An
-    /// offset before <see cref="FirstReadableOffset"/> reads from there (those bytes were lost).
+    /// Reads stored bytes from absolute <paramref name="offset"/>. Returns the count, 0 at the end. An offset
+    /// before <see cref="FirstReadableOffset"/> reads from there (<paramref name="readFrom"/> says where); bytes
+    /// the log does not hold (dropped, lost) read as NUL.
     /// </summary>
     public int Read(long offset, Span<byte> buffer, out long readFrom)
     {
         lock (_gate)
         {
-            readFrom = Math.Max(offset, _sinkBase);
-            if (_sink is null || readFrom >= _length)
+            readFrom = Math.Max(offset, _segments.Count == 0 ? _length : _segments[0].Start);
+            if (readFrom >= _length || buffer.IsEmpty)
             {
                 return 0;
             }
-            try
+            var at = readFrom;
+            for (var attempt = 0; attempt < 2; attempt++)
             {
-                return _sink.Read(readFrom - _sinkBase, buffer);
+                var i = _segments.FindLastIndex(s => s.Start <= at);
+                var segment = i >= 0 ? _segments[i] : null;
+                if (segment is null || readFrom >= segment.End)
+                {
+                    // A hole: up to the next segment, or to the end of the log.
+                    var next = i + 1 < _segments.Count ? _segments[i + 1].Start : _length;
+                    var n = (int)Math.Min(buffer.Length, next - readFrom);
+                    buffer[..n].Clear();
+                    return n;
+                }
+                try
+                {
+                    var want = (int)Math.Min(buffer.Length, segment.End - readFrom);
+                    return segment.Sink.Read(readFrom - segment.Start, buffer[..want]);
+                }
+                catch (Exception ex)
+                {
+                    _storage.ReportFailure(segment.Sink.Provider, ex);
+                    MoveSegment(segment, ReadOnlySpan<byte>.Empty, ex);
+                }
             }
-            catch (Exception ex)
-            {
-                _storage.ReportFailure(_sink.Provider, ex);
-                _sink = FailOver(_sink, ReadOnlySpan<byte>.Empty, ex);
-                readFrom = Math.Max(offset, _sinkBase);
-                return _sink is null || readFrom >= _length ? 0 : _sink.Read(readFrom - _sinkBase, buffer);
-            }
+            return 0;
         }
     }
 
-    /// <summary>Deletes the stored output (retention).</summary>
+    /// <summary>Deletes the stored output (retention); the log keeps its length, and reads return nothing.</summary>
     public void Delete()
     {
         lock (_gate)
         {
-            try
+            _deleted = true;
+            foreach (var segment in _segments)
             {
-                _sink?.Delete();
+                DeleteSink(segment.Sink);
             }
-            catch (Exception ex)
-            {
-                _logger.LogDebug("Deleting output of {Id} failed: {Error}", _commandId, ex.Message);
-            }
-            _sink?.Dispose();
-            _sink = null;
-            _sinkBase = _length;
+            _segments.Clear();
         }
     }
 
+    private Segment? Active() => _segments.Count > 0 && !_segments[^1].Sealed ? _segments[^1] : null;
+
     private void Store(ReadOnlySpan<byte> data)
     {
-        if (_sink is null)
+        while (!data.IsEmpty)
+        {
+            var take = data.Length;
+            var inHead = false;
+            if (_caps.Enabled)
+            {
+                if (_length < _caps.HeadBytes)
+                {
+                    take = (int)Math.Min(take, _caps.HeadBytes - _length);
+                    inHead = true;
+                }
+                else
+                {
+                    // Tail: roll to a new segment when the active one (or a head one) is full.
+                    if (Active() is { } current && (current.Start < _caps.HeadBytes || _length - current.Start >= _caps.SegmentBytes))
+                    {
+                        Seal(current);
+                    }
+                    var start = Active()?.Start ?? _length;
+                    take = (int)Math.Min(take, _caps.SegmentBytes - (_length - start));
+                }
+            }
+            StoreInActive(data[..take]);
+            _length += take;
+            data = data[take..];
+            if (inHead && _length == _caps.HeadBytes && Active() is { } head)
+            {
+                Seal(head);
+            }
+            if (_caps.Enabled && !inHead)
+            {
+                DropOldTail();
+            }
+        }
+    }
+
+    private void StoreInActive(ReadOnlySpan<byte> data)
+    {
+        var segment = Active() ?? OpenSegment();
+        if (segment is null)
         {
             _unstored += data.Length;
             return;
         }
         try
         {
-            _sink.Append(data);
+            segment.Sink.Append(data);
         }
         catch (Exception ex)
         {
-            _storage.ReportFailure(_sink.Provider, ex);
-            _sink = FailOver(_sink, data, ex);
-            if (_sink is null)
-            {
-                _unstored += data.Length;
-            }
+            _storage.ReportFailure(segment.Sink.Provider, ex);
+            MoveSegment(segment, data, ex);
         }
     }
 
-    private IOutputSink? FailOver(IOutputSink failed, ReadOnlySpan<byte> pending, Exception cause)
+    /// <summary>Deletes the oldest tail segments while the tail holds more than the cap allows.</summary>
+    private void DropOldTail()
     {
-        var next = OpenOnBest([failed.Provider], pending, failed);
+        var tail = _segments.Where(s => s.Start >= _caps.HeadBytes).ToList();
+        var held = tail.Sum(s => s.Sink.Length);
+        for (var i = 0; i < tail.Count - 1 && held > _caps.TailBytes; i++)
+        {
+            var oldest = tail[i];
+            held -= oldest.Sink.Length;
+            _dropped += oldest.Sink.Length;
+            _segments.Remove(oldest);
+            DeleteSink(oldest.Sink);
+        }
+    }
+
+    private void Seal(Segment segment)
+    {
+        segment.Sealed = true;
         try
         {
-            failed.Delete();
+            segment.Sink.Complete();
         }
         catch (Exception ex)
         {
-            _logger.LogDebug("Could not delete the failed sink of {Id}: {Error}", _commandId, ex.Message);
+            _storage.ReportFailure(segment.Sink.Provider, ex);
+            MoveSegment(segment, ReadOnlySpan<byte>.Empty, ex);
+            segment.Sealed = true;
         }
-        failed.Dispose();
-        if (next is null)
-        {
-            _logger.LogError("Output of {Id}: no storage provider can take it after {Provider} failed ({Error}); output is streamed but not stored",
-                _commandId, failed.Provider.Name, cause.Message);
-        }
-        else
-        {
-            _logger.LogWarning("Output of {Id} moved from {From} to {To} at offset {Offset} ({Error})",
-                _commandId, failed.Provider.Name, next.Provider.Name, _length, cause.Message);
-        }
-        return next;
     }
 
-    /// <summary>Opens a sink on the best provider not in <paramref name="exclude"/>, copying <paramref name="from"/> and appending <paramref name="pending"/>.</summary>
-    private IOutputSink? OpenOnBest(HashSet<IOutputStorageProvider> exclude, ReadOnlySpan<byte> pending, IOutputSink? from)
+    /// <summary>Opens a new segment at the current end on the best provider (not more than once a second after every provider failed).</summary>
+    private Segment? OpenSegment()
+    {
+        if (_deleted || Environment.TickCount64 < _nextOpenAttempt)
+        {
+            return null;
+        }
+        var sink = OpenOnBest(null, null, ReadOnlySpan<byte>.Empty);
+        if (sink is null)
+        {
+            _nextOpenAttempt = Environment.TickCount64 + (long)RetryOpenEvery.TotalMilliseconds;
+            _logger.LogError("Output of {Id}: no storage provider can take it; output is streamed but not stored", _commandId);
+            return null;
+        }
+        var segment = new Segment(sink, _length);
+        _segments.Add(segment);
+        return segment;
+    }
+
+    /// <summary>
+    /// Moves <paramref name="segment"/> off its failed sink to the best other provider, copying what the failed
+    /// sink still reads back and then <paramref name="pending"/>. If no provider takes it, the failed sink is
+    /// kept (what it still reads stays readable) and the segment is sealed.
+    /// </summary>
+    private void MoveSegment(Segment segment, ReadOnlySpan<byte> pending, Exception cause)
+    {
+        var failed = segment.Sink;
+        var next = OpenOnBest(failed.Provider, segment, pending);
+        if (next is null)
+        {
+            segment.Sealed = true;
+            _unstored += pending.Length;
+            if (failed.Length == 0)
+            {
+                _segments.Remove(segment);
+                DeleteSink(failed);
+            }
+            _logger.LogError("Output of {Id}: no storage provider can take it after {Provider} failed ({Error}); output is streamed but not stored",
+                _commandId, failed.Provider.Name, cause.Message);
+            return;
+        }
+        segment.Sink = next;
+        DeleteSink(failed);
+        _logger.LogWarning("Output of {Id} moved from {From} to {To} at offset {Offset} ({Error})",
+            _commandId, failed.Provider.Name, next.Provider.Name, segment.Start, cause.Message);
+    }
+
+    /// <summary>
+    /// Opens a sink on the best provider other than <paramref name="exclude"/>, fills it with what
+    /// <paramref name="from"/>'s sink still reads (adjusting its start if nothing could be read) and appends
+    /// <paramref name="pending"/>.
+    /// </summary>
+    private IOutputSink? OpenOnBest(IOutputStorageProvider? exclude, Segment? from, ReadOnlySpan<byte> pending)
     {
         foreach (var ranked in _storage.Current)
         {
             var provider = ranked.Provider;
-            if (!exclude.Add(provider))
+            if (provider == exclude)
             {
                 continue;
             }
@@ -274,10 +406,17 @@ public sealed class OutputLog : IOutputWriter
             try
             {
                 sink = provider.Open(_commandId);
-                var newBase = from is null ? _length : CopyInto(from, sink);
+                var (start, lost) = from is null ? (_length, 0L) : CopyInto(from, sink);
                 sink.Append(pending);
-                _sinkBase = newBase;
-                _providers.Add(provider.Name);
+                if (from is not null)
+                {
+                    from.Start = start;
+                    _unstored += lost;
+                }
+                if (_providers.Count == 0 || _providers[^1] != provider.Name)
+                {
+                    _providers.Add(provider.Name);
+                }
                 return sink;
             }
             catch (Exception ex)
@@ -285,48 +424,80 @@ public sealed class OutputLog : IOutputWriter
                 _storage.ReportFailure(provider, ex);
                 if (sink is not null)
                 {
-                    try { sink.Delete(); } catch (Exception) { /* already failing; the provider was reported */ }
-                    sink.Dispose();
+                    DeleteSink(sink);
                 }
             }
         }
         return null;
     }
 
-    /// <summary>Copies what <paramref name="from"/> can still read into <paramref name="to"/>; returns the new base offset.</summary>
-    private long CopyInto(IOutputSink from, IOutputSink to)
+    /// <summary>
+    /// Copies what <paramref name="from"/>'s failed sink can still read into <paramref name="to"/>; returns the
+    /// segment's new start and the bytes lost. Nothing readable: the new sink starts at the segment's end.
+    /// Partly readable: the unreadable rest is written as NUL so offsets stay true. Failures of
+    /// <paramref name="to"/> propagate (that provider failed too).
+    /// </summary>
+    private (long Start, long Lost) CopyInto(Segment from, IOutputSink to)
     {
+        var failed = from.Sink;
+        var stored = failed.Length;
         var buffer = ArrayPool<byte>.Shared.Rent(CopyBlock);
         try
         {
             long position = 0;
-            long stored;
-            try
+            while (position < stored)
             {
-                stored = from.Length;
-                while (position < stored)
+                int n;
+                try
                 {
-                    var n = from.Read(position, buffer.AsSpan(0, (int)Math.Min(CopyBlock, stored - position)));
-                    if (n == 0)
-                    {
-                        break;
-                    }
-                    to.Append(buffer.AsSpan(0, n));
-                    position += n;
+                    n = failed.Read(position, buffer.AsSpan(0, (int)Math.Min(CopyBlock, stored - position)));
                 }
+                catch (Exception ex)
+                {
+                    _logger.LogError("Output of {Id}: {Bytes} bytes on {Provider} could not be read back ({Error})",
+                        _commandId, stored - position, failed.Provider.Name, ex.Message);
+                    break;
+                }
+                if (n == 0)
+                {
+                    break;
+                }
+                to.Append(buffer.AsSpan(0, n));
+                position += n;
             }
-            catch (Exception ex) when (position == 0)
+            var lost = stored - position;
+            if (position == 0)
             {
-                // Nothing could be read back: the new sink starts where the log is now.
-                _logger.LogError("Output of {Id}: {Bytes} bytes on {Provider} could not be read back ({Error})",
-                    _commandId, _length - _sinkBase, from.Provider.Name, ex.Message);
-                return _length;
+                return (from.Start + stored, lost);
             }
-            return _sinkBase;
+            buffer.AsSpan(0, CopyBlock).Clear();
+            while (position < stored)
+            {
+                var n = (int)Math.Min(CopyBlock, stored - position);
+                to.Append(buffer.AsSpan(0, n));
+                position += n;
+            }
+            return (from.Start, lost);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void DeleteSink(IOutputSink sink)
+    {
+        try
+        {
+            sink.Delete();
+        }
+        catch (Exception ex)
+        {
+            _logger.LogDebug("Output of {Id}: deleting a sink on {Provider} failed: {Error}", _commandId, sink.Provider.Name, ex.Message);
+        }
+        finally
+        {
+            sink.Dispose();
         }
     }
 }

@@ -5,57 +5,85 @@ using Microsoft.Extensions.Logging;
 namespace Execd.Core.Storage;
 
 /// <summary>
-/// The output storage providers contributed by plugins, in rank order. Readers take
-/// <see cref="Current"/> (an immutable snapshot) and never wait on a health check.
+/// The output storage providers contributed by plugins, in rank order: healthy before degraded before
+/// unhealthy, then by configured priority. Readers take <see cref="Current"/> or <see cref="Snapshot"/> (immutable)
+/// and never wait on a health check; <see cref="StorageHealthMonitor"/> publishes new rankings.
 /// </summary>
 public sealed class StorageRanking
 {
     private readonly ILogger<StorageRanking> _logger;
-    private ImmutableArray<RankedProvider> _current;
+    private readonly object _gate = new();
+    private volatile StorageSnapshot _snapshot;
 
     public StorageRanking(IEnumerable<PluginContribution> contributions, IServiceProvider services, ILogger<StorageRanking> logger)
     {
         _logger = logger;
-        Providers = ContributionRegistry.Create<IOutputStorageProvider>(contributions, services, logger)
-            .Select(p => p.Instance).ToImmutableArray();
-        _current = Providers.OrderBy(p => p.Priority).Select(p => new RankedProvider(p, ProviderHealth.Healthy, "not checked yet")).ToImmutableArray();
+        var providers = new List<IOutputStorageProvider>();
+        foreach (var (provider, plugin) in ContributionRegistry.Create<IOutputStorageProvider>(contributions, services, logger))
+        {
+            if (providers.Any(p => p.Name == provider.Name))
+            {
+                plugin.MarkFailed($"storage provider name '{provider.Name}' is already taken by another plugin");
+                logger.LogError("Plugin {Plugin}: storage provider name {Name} is already taken", plugin.Name, provider.Name);
+                continue;
+            }
+            providers.Add(provider);
+        }
+        Providers = [.. providers];
+        _snapshot = new StorageSnapshot(null, Rank(Providers.Select(p => new RankedProvider(p, ProviderHealth.Healthy, "not checked yet"))));
     }
 
     /// <summary>Every provider, in the order plugins contributed them.</summary>
     public ImmutableArray<IOutputStorageProvider> Providers { get; }
 
     /// <summary>The providers, best first.</summary>
-    public ImmutableArray<RankedProvider> Current => _current;
+    public ImmutableArray<RankedProvider> Current => _snapshot.Providers;
 
-    /// <summary>Replaces the ranking (called by the health publisher).</summary>
-    public void Publish(ImmutableArray<RankedProvider> ranking) => _current = ranking;
+    /// <summary>The providers, best first, and when their health was evaluated.</summary>
+    public StorageSnapshot Snapshot => _snapshot;
+
+    /// <summary>Replaces the ranking (called by the health monitor); the entries are sorted here.</summary>
+    public void Publish(DateTimeOffset evaluatedAt, IEnumerable<RankedProvider> providers)
+    {
+        lock (_gate)
+        {
+            var previous = _snapshot;
+            _snapshot = new StorageSnapshot(evaluatedAt, Rank(providers));
+            if (!previous.Providers.Select(p => p.Provider).SequenceEqual(_snapshot.Providers.Select(p => p.Provider)))
+            {
+                _logger.LogInformation("Storage ranking: {Ranking}", string.Join(", ", _snapshot.Providers.Select(p => $"{p.Provider.Name} ({p.Health})")));
+            }
+        }
+    }
 
     /// <summary>Raised when a sink of a provider throws, so the ranking is re-evaluated at once.</summary>
     public event Action<IOutputStorageProvider, Exception>? Failed;
 
+    /// <summary>Demotes <paramref name="provider"/> to unhealthy now (the next evaluation decides where it really belongs) and raises <see cref="Failed"/>.</summary>
     public void ReportFailure(IOutputStorageProvider provider, Exception error)
     {
         _logger.LogWarning("Storage provider {Provider} failed: {Error}", provider.Name, error.Message);
-        // Demote it now; the next health evaluation decides where it really belongs.
-        var ranking = _current;
-        var index = -1;
-        for (var i = 0; i < ranking.Length; i++)
+        lock (_gate)
         {
-            if (ranking[i].Provider == provider)
+            var snapshot = _snapshot;
+            _snapshot = snapshot with
             {
-                index = i;
-                break;
-            }
-        }
-        if (index >= 0)
-        {
-            var demoted = ranking[index] with { Health = ProviderHealth.Unhealthy, Reason = $"write failed: {error.Message}" };
-            _current = ranking.RemoveAt(index).Add(demoted);
+                Providers = Rank(snapshot.Providers.Select(r => r.Provider == provider
+                    ? r with { Health = ProviderHealth.Unhealthy, Reason = $"write failed: {error.Message}" }
+                    : r)),
+            };
         }
         Failed?.Invoke(provider, error);
     }
+
+    private static ImmutableArray<RankedProvider> Rank(IEnumerable<RankedProvider> providers) =>
+        [.. providers.OrderBy(p => p.Health).ThenBy(p => p.Provider.Priority).ThenBy(p => p.Provider.Name, StringComparer.Ordinal)];
 }
 
 public enum ProviderHealth { Healthy = 0, Degraded = 1, Unhealthy = 2 }
 
-public sealed record RankedProvider(IOutputStorageProvider Provider, ProviderHealth Health, string Reason);
+/// <summary>One provider's place in the ranking: its health, why, and how many bytes it can still take (when known).</summary>
+public sealed record RankedProvider(IOutputStorageProvider Provider, ProviderHealth Health, string Reason, long? FreeBytes = null);
+
+/// <summary>An immutable ranking; <see cref="EvaluatedAt"/> is null until the first health evaluation.</summary>
+public sealed record StorageSnapshot(DateTimeOffset? EvaluatedAt, ImmutableArray<RankedProvider> Providers);

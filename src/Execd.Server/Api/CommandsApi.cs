@@ -139,6 +139,7 @@ public static partial class CommandsApi
             OutputProviders = providers,
             OutputMoved = providers.Count > 1,
             OutputUnstoredBytes = r.Log.UnstoredBytes,
+            OutputDroppedBytes = r.Log.DroppedBytes,
         }, WireJson.Default.CommandStatusResponse, contentType: "application/json; charset=utf-8");
     }
 

@@ -90,6 +90,7 @@ public static class ExecdApp
         services.AddSingleton<CommandRequests>();
         services.AddSingleton<StorageRanking>();
         services.AddSingleton<CommandService>();
+        services.AddExecdStorage(builder.Configuration);
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
 
         var app = builder.Build();
@@ -134,6 +135,7 @@ public static class ExecdApp
         app.MapAdmin();
         app.MapCommands();
         app.MapMetrics();
+        app.MapStorage();
         return app;
     }
 

@@ -1,0 +1,172 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Execd.Storage;
+
+/// <summary>
+/// Output stored as one file per sink in a directory. A sink keeps its file open from creation to deletion
+/// and reads through that handle, so what was written stays readable after the directory is deleted (on
+/// Linux an unlinked file lives while a descriptor is open); the sink notices the deletion within
+/// <see cref="DirectoryProviderOptions.DeletionCheckInterval"/> and throws, so the host moves the output.
+/// </summary>
+[RegisteredByPlugin]
+internal sealed class DirectoryStorageProvider : IOutputStorageProvider
+{
+    private readonly DirectoryProviderOptions _options;
+    private readonly Func<string, string?>? _openGuard;
+    private long _held;
+    private int _sinks;
+    private long _sequence;
+
+    /// <param name="kind"><c>files</c> or <c>tmpfs</c>.</param>
+    /// <param name="directory">Absolute directory.</param>
+    /// <param name="priority">Rank among providers of equal health.</param>
+    /// <param name="options">Mode, budget, deletion check interval.</param>
+    /// <param name="openGuard">Returns why a sink must not be opened in the directory now (e.g. not a tmpfs), or null.</param>
+    public DirectoryStorageProvider(string kind, string directory, int priority, DirectoryProviderOptions options, Func<string, string?>? openGuard = null)
+    {
+        Kind = kind;
+        Location = directory;
+        Priority = priority;
+        _options = options;
+        _openGuard = openGuard;
+    }
+
+    public string Name => $"{Kind}:{Location}";
+    public string Kind { get; }
+    public string Location { get; }
+    public int Priority { get; }
+    public DirectoryProviderOptions Options => _options;
+    public long BudgetBytes => _options.BudgetBytes;
+    public long BytesHeld => Interlocked.Read(ref _held);
+    public int SinksHeld => Volatile.Read(ref _sinks);
+
+    public IOutputSink Open(string commandId)
+    {
+        if (_openGuard?.Invoke(Location) is { } refused)
+        {
+            throw new IOException(refused);
+        }
+        var path = Path.Combine(Location, $"{SafeName(commandId)}.{Interlocked.Increment(ref _sequence)}.log");
+        var stream = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.Read | FileShare.Delete,
+            BufferSize = 0,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        Interlocked.Increment(ref _sinks);
+        return new FileSink(this, path, stream);
+    }
+
+    private static string SafeName(string id) =>
+        string.Create(id.Length, id, (span, s) =>
+        {
+            for (var i = 0; i < s.Length; i++)
+            {
+                span[i] = char.IsAsciiLetterOrDigit(s[i]) || s[i] is '-' or '_' ? s[i] : '_';
+            }
+        });
+
+    private void Reserve(long bytes)
+    {
+        var budget = _options.BudgetBytes;
+        if (Interlocked.Add(ref _held, bytes) > budget && budget > 0)
+        {
+            Interlocked.Add(ref _held, -bytes);
+            throw new StorageFullException($"{Name}: budget of {budget} bytes is exhausted");
+        }
+    }
+
+    private void Release(long bytes)
+    {
+        Interlocked.Add(ref _held, -bytes);
+        Interlocked.Decrement(ref _sinks);
+    }
+
+    private sealed class FileSink(DirectoryStorageProvider provider, string path, FileStream stream) : IOutputSink
+    {
+        private readonly SafeFileHandle _handle = stream.SafeFileHandle;
+        private long _length;
+        private long _nextCheck = Environment.TickCount64 + (long)provider._options.DeletionCheckInterval.TotalMilliseconds;
+        private bool _closed;
+
+        public IOutputStorageProvider Provider => provider;
+        public long Length => _length;
+
+        public void Append(ReadOnlySpan<byte> data)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (data.IsEmpty)
+            {
+                return;
+            }
+            CheckStillLinked();
+            provider.Reserve(data.Length);
+            try
+            {
+                RandomAccess.Write(_handle, data, _length);
+            }
+            catch
+            {
+                provider.Reserve(-data.Length);
+                throw;
+            }
+            _length += data.Length;
+        }
+
+        public int Read(long offset, Span<byte> buffer)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (offset >= _length)
+            {
+                return 0;
+            }
+            // Only bytes that were appended completely count (a failed append may have left a partial tail).
+            return RandomAccess.Read(_handle, buffer[..(int)Math.Min(buffer.Length, _length - offset)], offset);
+        }
+
+        public void Complete()
+        {
+        }
+
+        public void Delete()
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            finally
+            {
+                Dispose();
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_closed)
+            {
+                return;
+            }
+            _closed = true;
+            stream.Dispose();
+            provider.Release(_length);
+        }
+
+        // Writing to an unlinked file succeeds and would hide the deletion; checking the path now and then
+        // (not on every append: that would double the system calls) turns it into a failure the host handles.
+        private void CheckStillLinked()
+        {
+            var now = Environment.TickCount64;
+            if (now < _nextCheck)
+            {
+                return;
+            }
+            _nextCheck = now + (long)provider._options.DeletionCheckInterval.TotalMilliseconds;
+            if (!File.Exists(path))
+            {
+                throw new IOException($"{path} was deleted (its directory was removed or cleaned)");
+            }
+        }
+    }
+}

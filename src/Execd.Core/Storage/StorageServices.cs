@@ -1,0 +1,26 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Execd.Core.Storage;
+
+public static class StorageServices
+{
+    /// <summary>
+    /// Ranking, health checks (the host's <c>plugins</c> check; providers' checks come from their plugins), the
+    /// background health monitor and retention. Options from the <c>Storage</c> section, validated now.
+    /// </summary>
+    public static IServiceCollection AddExecdStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        var options = new StorageOptions();
+        configuration.GetSection("Storage").Bind(options);
+        options.Validate();
+        services.AddSingleton(Options.Create(options));
+        services.AddHealthChecks().AddCheck<PluginHealthCheck>(PluginHealthCheck.Name, tags: ["plugins"]);
+        services.AddSingleton<StorageHealthMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<StorageHealthMonitor>());
+        services.AddSingleton<RetentionService>();
+        services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
+        return services;
+    }
+}
