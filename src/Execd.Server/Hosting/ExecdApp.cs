@@ -134,6 +134,7 @@ public static class ExecdApp
         app.MapAdmin();
         app.MapCommands();
         app.MapMetrics();
+        app.MapFiles();
         return app;
     }
 
