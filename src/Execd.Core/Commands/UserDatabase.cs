@@ -40,6 +40,40 @@ public sealed class UserDatabase(string passwdPath = "/etc/passwd", string group
         return [.. groups];
     }
 
+    /// <summary>The user called <paramref name="name"/>, or null.</summary>
+    public UserEntry? FindUser(string name)
+    {
+        foreach (var line in ReadLines(passwdPath))
+        {
+            var f = line.Split(':');
+            if (f.Length >= 6 && f[0] == name && uint.TryParse(f[2], out var u) && uint.TryParse(f[3], out var g))
+            {
+                return new UserEntry(f[0], u, g, f[5]);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The name of group <paramref name="gid"/>, or null.</summary>
+    public string? FindGroupName(uint gid) =>
+        Groups().Where(g => g.Gid == gid).Select(g => g.Name).FirstOrDefault();
+
+    /// <summary>The id of the group called <paramref name="name"/>, or null.</summary>
+    public uint? FindGroupId(string name) =>
+        Groups().Where(g => g.Name == name).Select(g => (uint?)g.Gid).FirstOrDefault();
+
+    private IEnumerable<(string Name, uint Gid)> Groups()
+    {
+        foreach (var line in ReadLines(groupPath))
+        {
+            var f = line.Split(':');
+            if (f.Length >= 3 && uint.TryParse(f[2], out var gid))
+            {
+                yield return (f[0], gid);
+            }
+        }
+    }
+
     private static IEnumerable<string> ReadLines(string path)
     {
         try

@@ -136,6 +136,7 @@ public static class ExecdApp
         app.MapCommands();
         app.MapMetrics();
         app.MapStorage();
+        app.MapFiles();
         return app;
     }
 

@@ -1,0 +1,22 @@
+namespace Execd.Server.Files;
+
+/// <summary>Bad input or a file-system failure with the status and upstream error code the client gets.</summary>
+internal sealed class FileApiException(int status, string code, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+    public string Code { get; } = code;
+
+    // Upstream's codes for the filesystem endpoints (pkg/web/model/error.go).
+    public const string FileNotFound = "FILE_NOT_FOUND";
+    public const string InvalidRequestBody = "INVALID_REQUEST_BODY";
+    public const string MissingQuery = "MISSING_QUERY";
+    public const string InvalidFile = "INVALID_FILE";
+    public const string InvalidFileContent = "INVALID_FILE_CONTENT";
+    public const string InvalidFileMetadata = "INVALID_FILE_METADATA";
+    public const string RuntimeError = "RUNTIME_ERROR";
+    public const string RangeNotSatisfiable = "RANGE_NOT_SATISFIABLE";
+
+    public static FileApiException BadRequest(string message, string code = InvalidRequestBody) => new(400, code, message);
+
+    public static FileApiException NotFound(string path) => new(404, FileNotFound, $"file not found: {path}");
+}
