@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Management.Automation;
+using System.Text;
+
+namespace Execd.PowerShell.Cmdlets;
+
+/// <summary>Reads a command's stored output (stdout and stderr as written) from a byte cursor; <c>-Follow</c> reads on until the command ends.</summary>
+[Cmdlet(VerbsCommunications.Receive, "ExecdCommandOutput")]
+[OutputType(typeof(string))]
+[OutputType(typeof(ExecdOutputChunk))]
+public sealed class ReceiveExecdCommandOutputCommand : ExecdCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("CommandId")]
+    [ValidateNotNullOrEmpty]
+    public string Id { get; set; } = "";
+
+    /// <summary>Byte offset to read from (the NextCursor of an earlier -Raw read).</summary>
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long Cursor { get; set; }
+
+    [Parameter]
+    public SwitchParameter Follow { get; set; }
+
+    /// <summary>Writes chunks with their cursors instead of lines.</summary>
+    [Parameter]
+    public SwitchParameter Raw { get; set; }
+
+    /// <summary>How often -Follow asks for more output while the command is quiet.</summary>
+    [Parameter]
+    [ValidateRange(10, 60000)]
+    public int PollIntervalMilliseconds { get; set; } = 200;
+
+    protected override void ProcessRecord() => Guard(Id, Receive);
+
+    private void Receive()
+    {
+        var decoder = Encoding.UTF8.GetDecoder();
+        var pending = new StringBuilder();
+        var cursor = Cursor;
+        var clock = Stopwatch.StartNew();
+        var progress = new ProgressRecord(Math.Abs(Id.GetHashCode(StringComparison.Ordinal) % 100000), $"Following execd command {Id}", "starting");
+        var running = true;
+        try
+        {
+            while (true)
+            {
+                var (data, next) = Wait(c => Client.LogsAsync(Id, cursor, c));
+                Emit(data, cursor, next, decoder, pending, final: !Follow);
+                cursor = next;
+                if (!Follow)
+                {
+                    return;
+                }
+                if (data.Length == 0)
+                {
+                    if (!running)
+                    {
+                        Emit([], cursor, cursor, decoder, pending, final: true);
+                        return;
+                    }
+                    // Quiet: has it ended? Read once more after it has, so nothing written just before the end is missed.
+                    running = Wait(c => Client.StatusAsync(Id, c)).Running;
+                    if (running)
+                    {
+                        progress.StatusDescription = string.Format(CultureInfo.InvariantCulture, "running for {0:N0} s, {1:N0} bytes received", clock.Elapsed.TotalSeconds, cursor - Cursor);
+                        WriteProgress(progress);
+                        Wait(c => Task.Delay(PollIntervalMilliseconds, c));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (Follow)
+            {
+                progress.RecordType = ProgressRecordType.Completed;
+                WriteProgress(progress);
+            }
+        }
+    }
+
+    private void Emit(byte[] data, long from, long next, Decoder decoder, StringBuilder pending, bool final)
+    {
+        var chars = new char[decoder.GetCharCount(data, 0, data.Length, final)];
+        decoder.GetChars(data, 0, data.Length, chars, 0, final);
+        if (Raw)
+        {
+            if (chars.Length > 0)
+            {
+                WriteObject(new ExecdOutputChunk { Id = Id, Cursor = from, NextCursor = next, Text = new string(chars) });
+            }
+            return;
+        }
+        pending.Append(chars);
+        // Whole lines only; a partial last line waits for its end unless this is the last read.
+        var text = pending.ToString();
+        var end = text.LastIndexOf('\n');
+        var complete = final ? text : end >= 0 ? text[..(end + 1)] : "";
+        pending.Clear().Append(text.AsSpan(complete.Length));
+        if (complete.Length == 0)
+        {
+            return;
+        }
+        var lines = complete.Split('\n');
+        var count = complete.EndsWith('\n') ? lines.Length - 1 : lines.Length;
+        for (var i = 0; i < count; i++)
+        {
+            WriteObject(lines[i].TrimEnd('\r'));
+        }
+    }
+}
