@@ -4,7 +4,16 @@ using Execd.PowerShell.Client;
 
 namespace Execd.PowerShell.Cmdlets;
 
-/// <summary>Gets the daemon's health report (GET /healthz): overall status and every check. Unhealthy is data, not an error.</summary>
+/// <summary>Gets the daemon's health report.</summary>
+/// <remarks>Reads GET /healthz: the overall status (Healthy, Degraded or Unhealthy) and every check. An Unhealthy daemon is reported as data, not as an error.</remarks>
+/// <example>
+/// <code>Get-ExecdHealth</code>
+/// <para>Shows the overall status and the checks.</para>
+/// </example>
+/// <example>
+/// <code>(Get-ExecdHealth).Entries | Format-Table</code>
+/// <para>Shows every check as a table.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Get, "ExecdHealth")]
 [OutputType(typeof(ExecdHealthReport))]
 public sealed class GetExecdHealthCommand : ExecdCmdlet

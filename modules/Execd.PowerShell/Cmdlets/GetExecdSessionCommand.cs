@@ -4,10 +4,20 @@ using Execd.PowerShell.Client;
 namespace Execd.PowerShell.Cmdlets;
 
 /// <summary>Lists the daemon's bash sessions.</summary>
+/// <remarks>Writes one ExecdSession per session: id, working directory, shell pid, state (idle or running) and when it was last used.</remarks>
+/// <example>
+/// <code>Get-ExecdSession</code>
+/// <para>Lists all sessions as a table.</para>
+/// </example>
+/// <example>
+/// <code>Get-ExecdSession -Id $s.Id</code>
+/// <para>Gets one session.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Get, "ExecdSession")]
 [OutputType(typeof(ExecdSession))]
 public sealed class GetExecdSessionCommand : ExecdCmdlet
 {
+    /// <summary>Only these sessions.</summary>
     [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("SessionId")]
     public string[]? Id { get; set; }

@@ -5,12 +5,22 @@ using System.Text;
 
 namespace Execd.PowerShell.Cmdlets;
 
-/// <summary>Reads a command's stored output (stdout and stderr as written) from a byte cursor; <c>-Follow</c> reads on until the command ends.</summary>
+/// <summary>Reads the stored output of a command, optionally following it until it ends.</summary>
+/// <remarks>Reads the command's output log (stdout and stderr interleaved as written) from a byte cursor and writes it as lines. With -Follow it keeps reading until the command has ended, showing progress; with -Raw it writes ExecdOutputChunk objects whose NextCursor continues a later read.</remarks>
+/// <example>
+/// <code>Invoke-ExecdCommand 'for i in 1 2 3; do echo $i; sleep 1; done' -Background | Receive-ExecdCommandOutput -Follow</code>
+/// <para>Follows a background command's output as it is written.</para>
+/// </example>
+/// <example>
+/// <code>$chunk = Receive-ExecdCommandOutput $id -Raw; Receive-ExecdCommandOutput $id -Cursor $chunk.NextCursor</code>
+/// <para>Reads what is there, then later only what came after it.</para>
+/// </example>
 [Cmdlet(VerbsCommunications.Receive, "ExecdCommandOutput")]
 [OutputType(typeof(string))]
 [OutputType(typeof(ExecdOutputChunk))]
 public sealed class ReceiveExecdCommandOutputCommand : ExecdCmdlet
 {
+    /// <summary>The command id, from the pipeline or by property name.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("CommandId")]
     [ValidateNotNullOrEmpty]
@@ -21,6 +31,7 @@ public sealed class ReceiveExecdCommandOutputCommand : ExecdCmdlet
     [ValidateRange(0, long.MaxValue)]
     public long Cursor { get; set; }
 
+    /// <summary>Keeps reading until the command has ended.</summary>
     [Parameter]
     public SwitchParameter Follow { get; set; }
 

@@ -2,11 +2,21 @@ using System.Management.Automation;
 
 namespace Execd.PowerShell.Cmdlets;
 
-/// <summary>Interrupts running commands (TERM to the process group, KILL after the grace period).</summary>
+/// <summary>Interrupts running commands.</summary>
+/// <remarks>Sends the interrupt (TERM to the process group, KILL after a grace period) and returns once the command has ended. Supports -WhatIf and -Confirm. A command that already finished gives a non-terminating ExecdNotRunning error.</remarks>
+/// <example>
+/// <code>Invoke-ExecdCommand 'sleep 600' -Background | Stop-ExecdCommand -PassThru</code>
+/// <para>Starts a command, stops it, and shows its final status (exit code -1).</para>
+/// </example>
+/// <example>
+/// <code>Get-ExecdCommand $id | Stop-ExecdCommand -WhatIf</code>
+/// <para>Shows what would be stopped without stopping it.</para>
+/// </example>
 [Cmdlet(VerbsLifecycle.Stop, "ExecdCommand", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(ExecdCommand))]
 public sealed class StopExecdCommandCommand : ExecdCmdlet
 {
+    /// <summary>Ids of the commands to stop, from the pipeline or by property name.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("CommandId")]
     [ValidateNotNullOrEmpty]

@@ -5,7 +5,16 @@ using Execd.PowerShell.Client;
 
 namespace Execd.PowerShell.Cmdlets;
 
-/// <summary>Checks that a daemon answers (GET /ping), accepts the token, and how healthy it is (GET /healthz). Never fails: it reports.</summary>
+/// <summary>Tests whether a daemon answers, accepts the token, and is healthy.</summary>
+/// <remarks>Pings the daemon and reads its health summary (GET /healthz). It never fails: an unreachable daemon or a rejected token is reported in the result (Reachable, Authorized, Message). -Quiet writes only $true or $false.</remarks>
+/// <example>
+/// <code>Test-Execd</code>
+/// <para>Shows reachability, latency and health of the default daemon.</para>
+/// </example>
+/// <example>
+/// <code>if (-not (Test-Execd -Uri http://sandbox:44772 -Quiet)) { throw 'execd is down' }</code>
+/// <para>Uses the result in a script.</para>
+/// </example>
 [Cmdlet(VerbsDiagnostic.Test, "Execd")]
 [OutputType(typeof(ExecdTestResult))]
 [OutputType(typeof(bool))]

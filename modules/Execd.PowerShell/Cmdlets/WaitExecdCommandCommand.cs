@@ -5,10 +5,16 @@ using Execd.PowerShell.Client;
 namespace Execd.PowerShell.Cmdlets;
 
 /// <summary>Waits until commands have finished and writes their final status.</summary>
+/// <remarks>Polls the status of each command until it has ended, then writes its ExecdCommand. With -TimeoutSec, a command still running at the deadline gives a non-terminating ExecdWaitTimeout error.</remarks>
+/// <example>
+/// <code>$c = Invoke-ExecdCommand 'sleep 2; exit 3' -Background; ($c | Wait-ExecdCommand).ExitCode</code>
+/// <para>Waits for a background command and reads its exit code (3).</para>
+/// </example>
 [Cmdlet(VerbsLifecycle.Wait, "ExecdCommand")]
 [OutputType(typeof(ExecdCommand))]
 public sealed class WaitExecdCommandCommand : ExecdCmdlet
 {
+    /// <summary>Ids of the commands to wait for, from the pipeline or by property name.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("CommandId")]
     [ValidateNotNullOrEmpty]
