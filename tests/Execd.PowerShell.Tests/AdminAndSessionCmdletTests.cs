@@ -20,9 +20,9 @@ public sealed class AdminAndSessionCmdletTests(DaemonFixture fixture) : IClassFi
     {
         var r = Run("$p = Get-ExecdStorageProvider; $p; $p | Format-Table | Out-String").AssertNoErrors();
 
-        var providers = r.Output.OfType<ExecdStorageProvider>().ToList();
+        var providers = r.Of("ExecdStorageProvider").ToList();
         Assert.NotEmpty(providers);
-        Assert.Equal(Enumerable.Range(1, providers.Count), providers.Select(p => p.Rank));
+        Assert.Equal(Enumerable.Range(1, providers.Count), providers.Select(p => (int)p.Rank));
         Assert.Contains(providers, p => p.Kind == "memory");
         Assert.All(providers, p => Assert.Contains(p.Status, new[] { "Healthy", "Degraded", "Unhealthy" }));
         var table = r.Lines.Single();
@@ -36,23 +36,24 @@ public sealed class AdminAndSessionCmdletTests(DaemonFixture fixture) : IClassFi
     {
         var r = Run("Get-ExecdStorageProvider -Name 'mem*'").AssertNoErrors();
 
-        Assert.All(r.Output.OfType<ExecdStorageProvider>(), p => Assert.StartsWith("mem", p.Name, StringComparison.OrdinalIgnoreCase));
+        Assert.All(r.Of("ExecdStorageProvider"), p => Assert.StartsWith("mem", p.Name, StringComparison.OrdinalIgnoreCase));
     }
 
     [Fact]
     public void GetExecdHealth_Report_HasStatusAndEntries()
     {
-        var report = Run("Get-ExecdHealth").AssertNoErrors().Single<ExecdHealthReport>();
+        var report = Run("Get-ExecdHealth").AssertNoErrors().Single("ExecdHealthReport");
 
         Assert.Contains(report.Status, new[] { "Healthy", "Degraded", "Unhealthy" });
-        Assert.NotEmpty(report.Entries);
-        Assert.All(report.Entries, e => Assert.False(string.IsNullOrEmpty(e.Name)));
+        IEnumerable<dynamic> entries = report.Entries;
+        Assert.NotEmpty(entries);
+        Assert.All(entries, e => Assert.False(string.IsNullOrEmpty((string)e.Name)));
     }
 
     [Fact]
     public void TestExecd_WithHealthEndpoint_IncludesTheHealthSummary()
     {
-        var result = Run("Test-Execd").AssertNoErrors().Single<ExecdTestResult>();
+        var result = Run("Test-Execd").AssertNoErrors().Single("ExecdTestResult");
 
         Assert.Contains(result.Health, new[] { "Healthy", "Degraded", "Unhealthy" });
     }
@@ -72,8 +73,8 @@ public sealed class AdminAndSessionCmdletTests(DaemonFixture fixture) : IClassFi
             """, ("dir", dir.Path)).AssertNoErrors();
 
         Assert.Equal(["hello", Path.Combine(dir.Path, "sub")], r.Lines);
-        Assert.All(r.Output.OfType<ExecdCommandResult>(), c => Assert.Equal(0, c.ExitCode));
-        var listed = r.Single<ExecdSession>();
+        Assert.All(r.Of("ExecdCommandResult"), c => Assert.Equal(0, c.ExitCode));
+        var listed = r.Single("ExecdSession");
         Assert.Equal("idle", listed.State);
         Assert.Equal(0, r.Output.OfType<int>().Last());
     }

@@ -19,7 +19,8 @@ public sealed class CommandCmdletTests(DaemonFixture fixture) : IClassFixture<Da
         var r = Run("Invoke-ExecdCommand 'echo hi; echo there'").AssertNoErrors();
 
         Assert.Equal(["hi", "there"], r.Lines);
-        var result = Assert.IsType<ExecdCommandResult>(r.Output[^1]);
+        dynamic result = r.Output[^1]!;
+        Assert.Equal("ExecdCommandResult", r.Output[^1]!.GetType().Name);
         Assert.Equal(0, result.ExitCode);
         Assert.True(result.Succeeded);
         Assert.Equal(32, result.Id.Length);
@@ -30,7 +31,7 @@ public sealed class CommandCmdletTests(DaemonFixture fixture) : IClassFixture<Da
     {
         var r = Run("Invoke-ExecdCommand 'echo out; exit 3'").AssertNoErrors();
 
-        var result = r.Single<ExecdCommandResult>();
+        var result = r.Single("ExecdCommandResult");
         Assert.Equal(3, result.ExitCode);
         Assert.False(result.Succeeded);
         Assert.Equal("exit status 3", result.Error);
@@ -42,16 +43,16 @@ public sealed class CommandCmdletTests(DaemonFixture fixture) : IClassFixture<Da
         var r = Run("Invoke-ExecdCommand 'echo a; sleep 0.2; echo b >&2; sleep 0.2; echo c' 2>&1 | ForEach-Object { if ($_ -is [System.Management.Automation.ErrorRecord]) { 'ERR:' + $_.TargetObject + ':' + $_.FullyQualifiedErrorId } else { $_ } }");
 
         Assert.Equal(["a", "ERR:b:ExecdStderr,Execd.PowerShell.Cmdlets.InvokeExecdCommandCommand", "c"], r.Lines);
-        Assert.Equal(1, r.Single<ExecdCommandResult>().ErrorLines);
+        Assert.Equal(1, r.Single("ExecdCommandResult").ErrorLines);
     }
 
     [Fact]
     public void InvokeExecdCommand_SlowCommand_WritesEachLineAsItArrives()
     {
         // Each line is stamped when it reaches the next pipeline stage: the first must arrive long before the second.
-        var r = Run("Invoke-ExecdCommand 'echo first; sleep 1.5; echo second' | Where-Object { $_ -is [string] } | ForEach-Object { [pscustomobject]@{ Line = $_; At = [DateTime]::UtcNow } }").AssertNoErrors();
+        var r = Run("Invoke-ExecdCommand 'echo first; sleep 1.5; echo second' | Where-Object { $_ -is [string] } | ForEach-Object { \"$_|$([DateTime]::UtcNow.Ticks)\" }").AssertNoErrors();
 
-        var stamped = r.Output.Cast<PSObject>().Select(o => ((string)o.Properties["Line"].Value, (DateTime)o.Properties["At"].Value)).ToList();
+        var stamped = r.Lines.Select(l => l.Split('|')).Select(p => (p[0], new DateTime(long.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture)))).ToList();
         Assert.Equal(["first", "second"], stamped.Select(s => s.Item1));
         Assert.True(stamped[1].Item2 - stamped[0].Item2 >= TimeSpan.FromSeconds(1), $"lines arrived {stamped[1].Item2 - stamped[0].Item2} apart");
     }
@@ -73,7 +74,7 @@ public sealed class CommandCmdletTests(DaemonFixture fixture) : IClassFixture<Da
 
         var r = Run("Invoke-ExecdCommand 'echo started; sleep 30' -TimeoutSec 1").AssertNoErrors();
 
-        Assert.Equal(-1, r.Single<ExecdCommandResult>().ExitCode);
+        Assert.Equal(-1, r.Single("ExecdCommandResult").ExitCode);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed}");
     }
 
@@ -95,7 +96,7 @@ public sealed class CommandCmdletTests(DaemonFixture fixture) : IClassFixture<Da
         var r = Run("'echo one', 'echo two' | Invoke-ExecdCommand").AssertNoErrors();
 
         Assert.Equal(["one", "two"], r.Lines);
-        Assert.Equal(2, r.Output.OfType<ExecdCommandResult>().Count());
+        Assert.Equal(2, r.Of("ExecdCommandResult").Count());
     }
 
     [Fact]
@@ -108,9 +109,9 @@ public sealed class CommandCmdletTests(DaemonFixture fixture) : IClassFixture<Da
             $c | Receive-ExecdCommandOutput
             """).AssertNoErrors();
 
-        var commands = r.Output.OfType<ExecdCommand>().ToList();
+        var commands = r.Of("ExecdCommand").ToList();
         Assert.Equal(2, commands.Count);
-        Assert.Equal(commands[0].Id, commands[1].Id);
+        Assert.Equal((string)commands[0].Id, (string)commands[1].Id);
         Assert.True(commands[0].Background);
         Assert.False(commands[1].Running);
         Assert.Equal(4, commands[1].ExitCode);
@@ -136,7 +137,7 @@ public sealed class CommandCmdletTests(DaemonFixture fixture) : IClassFixture<Da
             Receive-ExecdCommandOutput -Id $c.Id -Cursor 2 -Raw
             """).AssertNoErrors();
 
-        var chunk = r.Single<ExecdOutputChunk>();
+        var chunk = r.Single("ExecdOutputChunk");
         Assert.Equal("cdef", chunk.Text);
         Assert.Equal(2, chunk.Cursor);
         Assert.Equal(6, chunk.NextCursor);
@@ -151,7 +152,7 @@ public sealed class CommandCmdletTests(DaemonFixture fixture) : IClassFixture<Da
             [pscustomobject]@{ CommandId = $c.Id } | Get-ExecdCommand
             """).AssertNoErrors();
 
-        var status = r.Single<ExecdCommand>();
+        var status = r.Single("ExecdCommand");
         Assert.Equal(0, status.ExitCode);
         Assert.Equal("true", status.Command);
         Assert.Equal("shell", status.Executor);
@@ -182,7 +183,7 @@ public sealed class CommandCmdletTests(DaemonFixture fixture) : IClassFixture<Da
             $c | Stop-ExecdCommand
             """).AssertNoErrors();
 
-        Assert.True(r.Single<ExecdCommand>().Running);
+        Assert.True(r.Single("ExecdCommand").Running);
     }
 
     [Fact]
@@ -190,7 +191,7 @@ public sealed class CommandCmdletTests(DaemonFixture fixture) : IClassFixture<Da
     {
         var r = Run("Invoke-ExecdCommand 'sleep 30' -Background | Stop-ExecdCommand -PassThru -Confirm:$false").AssertNoErrors();
 
-        var status = r.Single<ExecdCommand>();
+        var status = r.Single("ExecdCommand");
         Assert.False(status.Running);
         Assert.Equal(-1, status.ExitCode);
     }

@@ -42,7 +42,7 @@ public sealed class ConnectionCmdletTests : IDisposable
 
         var r = _pwsh.Run("Connect-Execd $uri -AccessToken s3cret; Invoke-ExecdCommand 'echo connected'", ("uri", daemon.BaseAddress)).AssertNoErrors();
 
-        var connection = r.Single<Client.ExecdConnection>();
+        var connection = r.Single("ExecdConnection");
         Assert.Equal(daemon.BaseAddress, connection.Uri);
         Assert.True(connection.HasAccessToken);
         Assert.Equal(["connected"], r.Lines);
@@ -67,7 +67,7 @@ public sealed class ConnectionCmdletTests : IDisposable
     {
         var r = _pwsh.Run("Test-Execd -Uri $nowhere; Test-Execd -Uri $nowhere -Quiet", ("nowhere", Nowhere)).AssertNoErrors();
 
-        var result = r.Single<ExecdTestResult>();
+        var result = r.Single("ExecdTestResult");
         Assert.False(result.Reachable);
         Assert.False(result.Authorized);
         Assert.Contains("Cannot reach", result.Message);
@@ -79,7 +79,7 @@ public sealed class ConnectionCmdletTests : IDisposable
     {
         await using var daemon = await Daemon.StartAsync(token: "right");
 
-        var result = _pwsh.Run("Test-Execd -Uri $uri -AccessToken wrong", ("uri", daemon.BaseAddress)).AssertNoErrors().Single<ExecdTestResult>();
+        var result = _pwsh.Run("Test-Execd -Uri $uri -AccessToken wrong", ("uri", daemon.BaseAddress)).AssertNoErrors().Single("ExecdTestResult");
 
         Assert.True(result.Reachable);
         Assert.False(result.Authorized);
@@ -90,7 +90,7 @@ public sealed class ConnectionCmdletTests : IDisposable
     {
         await using var daemon = await Daemon.StartAsync();
 
-        var result = _pwsh.Run("Test-Execd -Uri $uri", ("uri", daemon.BaseAddress)).AssertNoErrors().Single<ExecdTestResult>();
+        var result = _pwsh.Run("Test-Execd -Uri $uri", ("uri", daemon.BaseAddress)).AssertNoErrors().Single("ExecdTestResult");
 
         Assert.True(result.Reachable);
         Assert.True(result.Authorized);
@@ -104,7 +104,7 @@ public sealed class ConnectionCmdletTests : IDisposable
 
         var r = _pwsh.Run("Get-ExecdPlugin -Uri $uri -Name '*PowerShell'", ("uri", daemon.BaseAddress)).AssertNoErrors();
 
-        var plugin = r.Single<ExecdPlugin>();
+        var plugin = r.Single("ExecdPlugin");
         Assert.Equal("Execd.Executors.PowerShell", plugin.Name);
         Assert.Equal("Loaded", plugin.Status);
         Assert.Contains("ICommandExecutor: PowerShellExecutor", plugin.Contributes);

@@ -79,7 +79,7 @@ public sealed class ConventionTests : IDisposable
         foreach (var type in outputTypes.Where(t => !t.EndsWith("ExecdConnection", StringComparison.Ordinal)))
         {
             var views = _pwsh.Run("Get-FormatData -TypeName $t | ForEach-Object { $_.FormatViewDefinition.Control.GetType().Name }", ("t", type)).Lines;
-            Assert.Contains("TableControl", views);
+            Assert.True(views.Contains("TableControl"), $"{type} has no table view");
         }
     }
 }

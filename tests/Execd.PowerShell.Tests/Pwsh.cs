@@ -70,6 +70,11 @@ public sealed class Pwsh : IDisposable
 
         public T Single<T>() => Assert.Single(Output.OfType<T>());
 
+        /// <summary>The module's objects by type name (the tests load the module as users do, so its types are not referenced).</summary>
+        public List<dynamic> Of(string typeName) => [.. Output.Where(o => o?.GetType().Name == typeName).Cast<dynamic>()];
+
+        public dynamic Single(string typeName) => Assert.Single(Of(typeName));
+
         public Result AssertNoErrors()
         {
             Assert.Null(Thrown);

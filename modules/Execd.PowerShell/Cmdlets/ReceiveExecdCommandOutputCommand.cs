@@ -52,7 +52,9 @@ public sealed class ReceiveExecdCommandOutputCommand : ExecdCmdlet
         var pending = new StringBuilder();
         var cursor = Cursor;
         var clock = Stopwatch.StartNew();
-        var progress = new ProgressRecord(Math.Abs(Id.GetHashCode(StringComparison.Ordinal) % 100000), $"Following execd command {Id}", "starting");
+        var activityId = Math.Abs(Id.GetHashCode(StringComparison.Ordinal) % 100000);
+        var activity = $"Following execd command {Id}";
+        var status = "starting";
         var running = true;
         try
         {
@@ -76,8 +78,8 @@ public sealed class ReceiveExecdCommandOutputCommand : ExecdCmdlet
                     running = Wait(c => Client.StatusAsync(Id, c)).Running;
                     if (running)
                     {
-                        progress.StatusDescription = string.Format(CultureInfo.InvariantCulture, "running for {0:N0} s, {1:N0} bytes received", clock.Elapsed.TotalSeconds, cursor - Cursor);
-                        WriteProgress(progress);
+                        status = string.Format(CultureInfo.InvariantCulture, "running for {0:N0} s, {1:N0} bytes received", clock.Elapsed.TotalSeconds, cursor - Cursor);
+                        WriteProgress(new ProgressRecord(activityId, activity, status));
                         Wait(c => Task.Delay(PollIntervalMilliseconds, c));
                     }
                 }
@@ -87,8 +89,7 @@ public sealed class ReceiveExecdCommandOutputCommand : ExecdCmdlet
         {
             if (Follow)
             {
-                progress.RecordType = ProgressRecordType.Completed;
-                WriteProgress(progress);
+                WriteProgress(new ProgressRecord(activityId, activity, status) { RecordType = ProgressRecordType.Completed });
             }
         }
     }
