@@ -25,7 +25,8 @@ internal sealed class PowerShellPool(PowerShellPoolOptions options, ILogger<Powe
                 var iss = InitialSessionState.CreateDefault2();
                 // A pool needs a host (CreateRunspacePool throws without one); ours routes `exit N` to the running command.
                 var pool = RunspaceFactory.CreateRunspacePool(1, Math.Max(1, options.MaxRunspaces), iss, new ExecdHost());
-                pool.ThreadOptions = PSThreadOptions.UseNewThread;
+                // Each runspace keeps its pipeline thread: no thread start per script.
+                pool.ThreadOptions = PSThreadOptions.ReuseThread;
                 pool.Open();
                 logger.LogInformation("PowerShell runspace pool opened (up to {Max} runspaces)", options.MaxRunspaces);
                 _pool = pool;
