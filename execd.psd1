@@ -1,0 +1,32 @@
+# The execd PowerShell module. After the build (dotnet build, or dotnet test), run: Import-Module ./execd.psd1
+# The binary module builds into modules/Execd.PowerShell/bin/module/ whatever the configuration.
+@{
+    RootModule           = 'modules/Execd.PowerShell/bin/module/Execd.PowerShell.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '6f0f5c8e-3a41-4c52-9a1e-2b7d8c4e9f10'
+    Author               = 'execd for .NET'
+    Description          = 'Cmdlets that drive an execd daemon over HTTP: run commands, follow their output, sessions, storage and health.'
+    PowerShellVersion    = '7.6'
+    CompatiblePSEditions = @('Core')
+    FormatsToProcess     = @('modules/Execd.PowerShell/bin/module/Execd.PowerShell.format.ps1xml')
+    CmdletsToExport      = @(
+        'Connect-Execd'
+        'Test-Execd'
+        'Invoke-ExecdCommand'
+        'Get-ExecdCommand'
+        'Receive-ExecdCommandOutput'
+        'Stop-ExecdCommand'
+        'Wait-ExecdCommand'
+        'New-ExecdSession'
+        'Invoke-ExecdSessionCommand'
+        'Remove-ExecdSession'
+        'Get-ExecdSession'
+        'Get-ExecdStorageProvider'
+        'Get-ExecdPlugin'
+        'Get-ExecdHealth'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{ PSData = @{ Tags = @('execd', 'sandbox', 'OpenSandbox') } }
+}
