@@ -284,6 +284,24 @@ public sealed class FileOperationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Search_RootIsLinkToDirectory_SearchesItsTarget()
+    {
+        var real = Write("real/r.txt", "r");
+        Directory.CreateSymbolicLink(_dir.Combine("alias"), _dir.Combine("real"));
+
+        var json = (await JsonOf(await Client.GetAsync("/files/search?" + Query(_dir.Combine("alias"))))).AsArray();
+
+        Assert.Equal([real], json.Select(e => (string)e!["path"]!));
+    }
+
+    [Fact]
+    public async Task Info_NoPathParameter_EmptyMapAsUpstream()
+    {
+        var json = (await JsonOf(await Client.GetAsync("/files/info"))).AsObject();
+        Assert.Empty(json);
+    }
+
+    [Fact]
     public async Task Search_BadInput_Is4xx()
     {
         Assert.Equal((400, "MISSING_QUERY"), Pick(await ErrorOf(await Client.GetAsync("/files/search"))));

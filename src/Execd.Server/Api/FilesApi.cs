@@ -175,9 +175,9 @@ public static class FilesApi
     private static string RealDirectory(string path)
     {
         var entry = FsEntry.LStat(path);
-        if (entry.IsLink && new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true) is { } target && target.Exists is false && Directory.Exists(target.FullName))
+        if (entry.IsLink && new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName is { } target && Directory.Exists(target))
         {
-            return target.FullName;
+            return target;
         }
         if (!entry.IsDirectory)
         {
