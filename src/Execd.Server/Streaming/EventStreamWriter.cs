@@ -85,6 +85,7 @@ public sealed class EventStreamWriter
         at += written;
         FrameTail.CopyTo(span[at..]);
         _pipe.Advance(at + FrameTail.Length);
+        Unflushed += at + FrameTail.Length;
     }
 
     public void Complete(long executionTimeMs)
@@ -112,7 +113,14 @@ public sealed class EventStreamWriter
         End();
     }
 
-    public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken) => _pipe.FlushAsync(cancellationToken);
+    /// <summary>Bytes written since the last flush: callers flush once this passes a bound, so a burst never piles up in memory.</summary>
+    public long Unflushed { get; private set; }
+
+    public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken)
+    {
+        Unflushed = 0;
+        return _pipe.FlushAsync(cancellationToken);
+    }
 
     private void Simple(string type, ReadOnlySpan<byte> text)
     {
@@ -145,6 +153,7 @@ public sealed class EventStreamWriter
         _json.WriteEndObject();
         _json.Flush();
         _pipe.Write(FrameEnd.AsSpan());
+        Unflushed += _json.BytesCommitted + FrameEnd.Length + (_raw ? 0 : DataPrefix.Length);
     }
 
     private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
