@@ -38,6 +38,8 @@ internal sealed class Report
         sb.AppendLine($"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         sb.AppendLine($"- Commit: {Git("rev-parse --short HEAD")}{(Git("status --porcelain --untracked-files=no").Length > 0 ? " (with uncommitted changes)" : "")}");
         sb.AppendLine($"- Machine: {Machine()}");
+        // Absolute times depend on what else runs; the baselines beside each number ran under the same load.
+        sb.AppendLine($"- Load average when the table was written (1, 5, 15 min): {string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3))}");
         sb.AppendLine($"- Daemon: the built binary `{Path.GetRelativePath(DaemonProcess.Root, DaemonProcess.Binary)}` ({DaemonProcess.Configuration}) as a child process, default log level, all plugins loaded");
         sb.AppendLine($"- Rerun: `{commandLine}`").AppendLine();
         sb.AppendLine("| section | measure | execd | baseline (same run) | ratio | target | met |");
