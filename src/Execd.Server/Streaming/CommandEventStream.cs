@@ -8,6 +8,8 @@ namespace Execd.Server.Streaming;
 /// </summary>
 public static class CommandEventStream
 {
+    private const int FlushThreshold = 64 * 1024;
+
     /// <summary>Background: <c>init</c>, <c>ping</c>, then <c>execution_complete</c> once the command runs (or <c>error</c> if it could not start).</summary>
     public static async Task BackgroundAsync(CommandRecord record, EventStreamWriter events, CancellationToken aborted)
     {
@@ -40,6 +42,8 @@ public static class CommandEventStream
     {
         var stdout = new LineSplitter();
         var stderr = new LineSplitter();
+        LineSplitter.LineHandler stdoutLine = line => events.Line(false, line);
+        LineSplitter.LineHandler stderrLine = line => events.Line(true, line);
         using var pings = time.CreateTimer(_ => live.Tick(), null, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3));
         try
         {
@@ -56,7 +60,13 @@ public static class CommandEventStream
                         continue;
                     }
                     var isErr = chunk.Stream == OutputStream.Stderr;
-                    (isErr ? stderr : stdout).Process(chunk.Data.Span, line => events.Line(isErr, line));
+                    (isErr ? stderr : stdout).Process(chunk.Data.Span, isErr ? stderrLine : stdoutLine);
+                    // Several ready chunks go out in one flush, but a bounded one: a chunk of short lines
+                    // grows several times as events, and a whole queue of them must not sit in memory.
+                    if (events.Unflushed >= FlushThreshold)
+                    {
+                        await events.FlushAsync(aborted);
+                    }
                 }
                 await events.FlushAsync(aborted);
                 if (!await live.Reader.WaitToReadAsync(aborted))
@@ -64,8 +74,8 @@ public static class CommandEventStream
                     break;
                 }
             }
-            stdout.Flush(line => events.Line(false, line));
-            stderr.Flush(line => events.Line(true, line));
+            stdout.Flush(stdoutLine);
+            stderr.Flush(stderrLine);
             var exit = await record.Finished.WaitAsync(aborted);
             var elapsed = (long)((record.FinishedAt ?? time.GetUtcNow()) - record.StartedAt).TotalMilliseconds;
             if (record.StartFailed)

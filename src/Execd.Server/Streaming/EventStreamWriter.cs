@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -19,6 +20,16 @@ public sealed class EventStreamWriter
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] FrameEnd = "\n\n"u8.ToArray();
     private static readonly byte[] BlankLineText = "\n"u8.ToArray();
+
+    // Fast path for output lines: bytes that come out of the JSON writer unchanged (printable ASCII but
+    // '"' and '\\') are copied straight into the response; anything else takes the writer.
+    private static readonly SearchValues<byte> NotVerbatim = SearchValues.Create(
+        [.. Enumerable.Range(0, 0x20).Select(b => (byte)b), (byte)'"', (byte)'\\', .. Enumerable.Range(0x7F, 0x81).Select(b => (byte)b)]);
+    private static readonly byte[] StdoutHead = "{\"type\":\"stdout\",\"text\":\""u8.ToArray();
+    private static readonly byte[] StderrHead = "{\"type\":\"stderr\",\"text\":\""u8.ToArray();
+    private static readonly byte[] TimestampKey = "\",\"timestamp\":"u8.ToArray();
+    private static readonly byte[] FrameTail = "}\n\n"u8.ToArray();
+    private const int MaxVerbatimLine = 16 * 1024;
 
     private readonly PipeWriter _pipe;
     private readonly bool _raw;
@@ -47,8 +58,35 @@ public sealed class EventStreamWriter
     public void Ping() => Simple("ping", "pong"u8);
 
     /// <summary>One output line; an empty line is sent as upstream's blank-line text <c>"\n"</c>.</summary>
-    public void Line(bool stderr, ReadOnlySpan<byte> line) =>
-        Simple(stderr ? "stderr" : "stdout", line.IsEmpty ? BlankLineText : line);
+    public void Line(bool stderr, ReadOnlySpan<byte> line)
+    {
+        if (line.IsEmpty || line.Length > MaxVerbatimLine || line.ContainsAny(NotVerbatim))
+        {
+            Simple(stderr ? "stderr" : "stdout", line.IsEmpty ? BlankLineText : line);
+            return;
+        }
+        // The same bytes the JSON writer produces, in one span of the response pipe and no per-line work
+        // beyond the copy (this is the hot path of streaming: one call per output line).
+        var head = stderr ? StderrHead : StdoutHead;
+        var span = _pipe.GetSpan(DataPrefix.Length + head.Length + line.Length + TimestampKey.Length + 20 + FrameTail.Length);
+        var at = 0;
+        if (!_raw)
+        {
+            DataPrefix.CopyTo(span);
+            at = DataPrefix.Length;
+        }
+        head.CopyTo(span[at..]);
+        at += head.Length;
+        line.CopyTo(span[at..]);
+        at += line.Length;
+        TimestampKey.CopyTo(span[at..]);
+        at += TimestampKey.Length;
+        Utf8Formatter.TryFormat(Now(), span[at..], out var written);
+        at += written;
+        FrameTail.CopyTo(span[at..]);
+        _pipe.Advance(at + FrameTail.Length);
+        Unflushed += at + FrameTail.Length;
+    }
 
     public void Complete(long executionTimeMs)
     {
@@ -75,7 +113,14 @@ public sealed class EventStreamWriter
         End();
     }
 
-    public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken) => _pipe.FlushAsync(cancellationToken);
+    /// <summary>Bytes written since the last flush: callers flush once this passes a bound, so a burst never piles up in memory.</summary>
+    public long Unflushed { get; private set; }
+
+    public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken)
+    {
+        Unflushed = 0;
+        return _pipe.FlushAsync(cancellationToken);
+    }
 
     private void Simple(string type, ReadOnlySpan<byte> text)
     {
@@ -108,6 +153,7 @@ public sealed class EventStreamWriter
         _json.WriteEndObject();
         _json.Flush();
         _pipe.Write(FrameEnd.AsSpan());
+        Unflushed += _json.BytesCommitted + FrameEnd.Length + (_raw ? 0 : DataPrefix.Length);
     }
 
     private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text.RegularExpressions;
+
+namespace Execd.Benchmarks;
+
+/// <summary>
+/// The built daemon binary as a child process on a free loopback port. A separate process, so its
+/// memory (VmRSS) is the daemon's alone and start-up is measured cold, as in a container.
+/// </summary>
+internal sealed partial class DaemonProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private DaemonProcess(Process process, Uri baseAddress)
+    {
+        _process = process;
+        BaseAddress = baseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+    public int Pid => _process.Id;
+
+    public static string Binary => Metadata("ExecdBinary");
+    public static string Root => Metadata("ExecdRoot");
+    public static string Configuration => Metadata("ExecdConfiguration");
+
+    private static string Metadata(string key) =>
+        typeof(DaemonProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == key).Value!;
+
+    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
+    private static partial Regex Listening();
+
+    /// <summary>Starts the daemon (port 0, loopback) and returns once it printed its address.</summary>
+    public static async Task<DaemonProcess> StartAsync(IEnumerable<string>? extraArgs = null, string logLevel = "6")
+    {
+        var start = new ProcessStartInfo(Binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in (string[])["--port", "0", "--host", "127.0.0.1", "--log-level", logLevel, .. extraArgs ?? []])
+        {
+            start.ArgumentList.Add(a);
+        }
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + Binary);
+        var address = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The daemon logs every command at the default level: drain both pipes so it never blocks on them.
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null && Listening().Match(e.Data) is { Success: true } m)
+            {
+                address.TrySetResult(new Uri(m.Groups[1].Value));
+            }
+        };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var ready = await Task.WhenAny(address.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(30)));
+        if (ready != address.Task)
+        {
+            process.Kill();
+            throw new InvalidOperationException($"daemon did not start (exited: {process.HasExited})");
+        }
+        return new DaemonProcess(process, await address.Task);
+    }
+
+    /// <summary>The daemon's resident memory in MiB, from /proc/&lt;pid&gt;/status.</summary>
+    public double RssMiB() => ReadRssMiB(_process.Id);
+
+    public static double ReadRssMiB(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim()) / 1024.0;
+            }
+        }
+        return double.NaN;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            // SIGTERM (graceful) first, then kill: only this child, by its id.
+            Posix.Kill(_process.Id, 15);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await _process.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+        _process.Dispose();
+    }
+}
+
+internal static partial class Posix
+{
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
+    public static partial int Kill(int pid, int signal);
+}

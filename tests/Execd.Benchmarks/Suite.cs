@@ -1,0 +1,418 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Execd.Benchmarks;
+
+internal sealed record Sizes(int RoundTrips, int LatencySamples, int SeqLines, long LargeBytes, long StoredBytes,
+    int[] Concurrency, int ManyCommands, long HugeBytes, int Starts)
+{
+    public static readonly Sizes Full = new(1000, 100, 2_000_000, 256L << 20, 128L << 20, [100, 500], 10_000, 1L << 30, 10);
+    public static readonly Sizes Quick = new(200, 30, 500_000, 64L << 20, 32L << 20, [100, 500], 2_000, 256L << 20, 3);
+}
+
+/// <summary>
+/// Every benchmark section, each side by side with its baseline in the same run. New sections (another
+/// executor, another runner) are added to <see cref="Sections"/>; sections whose feature the daemon does not
+/// have say so instead of printing a number.
+/// </summary>
+internal sealed class Suite(Report report, Sizes sizes)
+{
+    private const string Fg = "foreground";
+
+    /// <summary>A line of exactly <paramref name="width"/> bytes including the newline, repeated up to <paramref name="total"/> bytes.</summary>
+    private static string Lines(int width, long total) => $"yes \"$(printf '%0{width - 1}d' 0)\" 2>/dev/null | head -n {total / width}";
+
+    public IEnumerable<(string Name, Func<Task> Run)> Sections() =>
+    [
+        ("roundtrip", RoundTripAsync),
+        ("latency", FirstOutputAsync),
+        ("streaming", StreamingAsync),
+        ("storage", BackgroundStorageAsync),
+        ("concurrency", ConcurrencyAsync),
+        ("memory", MemoryAsync),
+        ("startup", StartupAsync),
+        ("session", SessionAsync),
+        ("powershell", PowerShellAsync),
+    ];
+
+    private async Task RoundTripAsync()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        using var client = new ExecdClient(daemon.BaseAddress, connections: 1);
+        foreach (var (label, command, script) in new[] { ("true", "true", "true"), ("echo hi", "echo hi", "echo hi") })
+        {
+            var body = ExecdClient.Body(command);
+            var failures = 0;
+            await Stats.TimeEachAsync(50, async () => failures += await client.RunAsync(body) ? 0 : 1);
+            await Stats.TimeEachAsync(50, () => Direct.RunAsync(script));
+            // Interleaved blocks, so drift on a shared machine hits both sides alike.
+            var execd = new List<double>();
+            var direct = new List<double>();
+            for (var block = 0; block < 10; block++)
+            {
+                execd.AddRange(await Stats.TimeEachAsync(sizes.RoundTrips / 10, async () => failures += await client.RunAsync(body) ? 0 : 1));
+                direct.AddRange(await Stats.TimeEachAsync(sizes.RoundTrips / 10, () => Direct.RunAsync(script)));
+            }
+            var ratio = Stats.Median(execd) / Stats.Median(direct);
+            report.Add(new Row("round trip", $"`{label}` median ms ({execd.Count} sequential, one keep-alive connection; baseline `bash -c '{script}'`)",
+                Report.F(Stats.Median(execd)), Report.F(Stats.Median(direct)), Report.F(ratio) + "×",
+                label == "echo hi" ? "≤ 1.5×" : "", label == "echo hi" ? Report.Met(ratio <= 1.5) : ""));
+            report.Add(new Row("round trip", $"`{label}` p99 ms", Report.F(Stats.Percentile(execd, 99)), Report.F(Stats.Percentile(direct, 99)),
+                Report.F(Stats.Percentile(execd, 99) / Stats.Percentile(direct, 99)) + "×"));
+            if (failures > 0)
+            {
+                report.Note($"round trip `{label}`: {failures} requests did not complete");
+            }
+        }
+    }
+
+    private async Task FirstOutputAsync()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        using var client = new ExecdClient(daemon.BaseAddress, connections: 1);
+        // The child stamps the time right before its write; the reader compares on receipt.
+        const string script = "date +%s%N; sleep 0.01";
+        var body = ExecdClient.Body(script);
+        for (var i = 0; i < 5; i++)
+        {
+            await client.FirstOutputLatencyAsync(body);
+            await Direct.FirstOutputLatencyAsync(script);
+        }
+        var execd = new List<double>();
+        var direct = new List<double>();
+        for (var i = 0; i < sizes.LatencySamples; i++)
+        {
+            execd.Add(await client.FirstOutputLatencyAsync(body));
+            direct.Add(await Direct.FirstOutputLatencyAsync(script));
+        }
+        report.Add(new Row("first output", $"child write → SSE client receives the stdout event, median ms ({execd.Count} runs; baseline: .NET reading the child's pipe)",
+            Report.F(Stats.Median(execd), 3), Report.F(Stats.Median(direct), 3), "", "< 5 ms", Report.Met(Stats.Median(execd) < 5)));
+        report.Add(new Row("first output", "p99 ms", Report.F(Stats.Percentile(execd, 99), 3), Report.F(Stats.Percentile(direct, 99), 3)));
+    }
+
+    private async Task StreamingAsync()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        using var client = new ExecdClient(daemon.BaseAddress, connections: 1);
+        var seq = $"seq 1 {sizes.SeqLines}";
+        await client.StreamAsync(ExecdClient.Body("seq 1 100000"));
+        var sw = Stopwatch.StartNew();
+        var (lines, _, completed) = await client.StreamAsync(ExecdClient.Body(seq));
+        var execdRate = lines / sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        var (pipeLines, _) = await Direct.PipeAsync(seq);
+        var pipeRate = pipeLines / sw.Elapsed.TotalSeconds;
+        report.Add(new Row("streaming", $"`{seq}` stdout lines/s to one SSE client (baseline: `bash -c '{seq}'` pipe read by .NET)",
+            Report.N(execdRate), Report.N(pipeRate), Report.F(execdRate / pipeRate) + "×", "≥ 1,000,000", Report.Met(execdRate >= 1_000_000 && lines == sizes.SeqLines)));
+        if (lines != sizes.SeqLines || !completed)
+        {
+            report.Note($"streaming: received {lines} of {sizes.SeqLines} lines, completed={completed}");
+        }
+
+        var large = Lines(1000, sizes.LargeBytes);
+        var largeBytes = sizes.LargeBytes / 1000 * 1000;
+        sw.Restart();
+        var (bigLines, wire, bigDone) = await client.StreamAsync(ExecdClient.Body(large));
+        var execdMb = largeBytes / 1048576.0 / sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        var (_, pipeBytes) = await Direct.PipeAsync(large);
+        var pipeMb = pipeBytes / 1048576.0 / sw.Elapsed.TotalSeconds;
+        report.Add(new Row("streaming", $"{sizes.LargeBytes >> 20} MiB of 1000-byte lines, output MiB/s to one SSE client (wire {wire / 1048576.0:F0} MiB)",
+            Report.F(execdMb, 0), Report.F(pipeMb, 0), Report.F(execdMb / pipeMb) + "×"));
+        if (bigLines * 1000 != largeBytes || !bigDone)
+        {
+            report.Note($"streaming large: received {bigLines} lines of {sizes.LargeBytes / 1000}, completed={bigDone}");
+        }
+    }
+
+    /// <summary>Each provider listed by GET /admin/storage, forced by configuration, vs <c>cat &gt; file</c>.</summary>
+    private async Task BackgroundStorageAsync()
+    {
+        var work = Path.Combine(AppContext.BaseDirectory, "bench-data");
+        Directory.CreateDirectory(work);
+        try
+        {
+            var script = Lines(1000, sizes.StoredBytes);
+            var storedBytes = sizes.StoredBytes / 1000 * 1000;
+            List<string> providers;
+            await using (var probe = await DaemonProcess.StartAsync())
+            {
+                using var client = new ExecdClient(probe.BaseAddress);
+                providers = await StorageProvidersAsync(client);
+                if (providers.Count == 0)
+                {
+                    report.Note("storage: GET /admin/storage is not in this build; measured the default provider (whatever status reports as output_provider)");
+                    providers.Add("");
+                }
+            }
+            foreach (var provider in providers)
+            {
+                string[] config = provider.Length == 0 ? [] : ["--config", $"Storage:{provider}:Priority=-1000000", "--log-dir", Path.Combine(work, "logs")];
+                await using var daemon = await DaemonProcess.StartAsync(config);
+                using var client = new ExecdClient(daemon.BaseAddress);
+                var (elapsed, status) = await BackgroundAsync(client, script);
+                var used = (string?)status?["output_provider"] ?? "?";
+                var stored = (long?)status?["output_bytes"] ?? -1;
+                var file = Path.Combine(work, "out.txt");
+                var sw = Stopwatch.StartNew();
+                await Direct.RunAsync($"{script} | cat > '{file}'");
+                var direct = sw.Elapsed.TotalSeconds;
+                File.Delete(file);
+                var mbs = storedBytes / 1048576.0 / elapsed;
+                var baseline = storedBytes / 1048576.0 / direct;
+                report.Add(new Row("background storage", $"{sizes.StoredBytes >> 20} MiB background output into `{used}` MiB/s (baseline `… | cat > file`)",
+                    Report.F(mbs, 0), Report.F(baseline, 0), Report.F(mbs / baseline) + "×"));
+                if (stored != storedBytes)
+                {
+                    report.Note($"storage `{used}`: status says {stored} bytes stored of {storedBytes}");
+                }
+                if (provider.Length > 0 && !string.Equals(provider, used, StringComparison.OrdinalIgnoreCase))
+                {
+                    report.Note($"storage: could not force `{provider}` with Storage:{provider}:Priority; the daemon used `{used}`");
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static async Task<List<string>> StorageProvidersAsync(ExecdClient client)
+    {
+        using var response = await client.Http.GetAsync("/admin/storage");
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            return [];
+        }
+        var node = JsonNode.Parse(await response.Content.ReadAsStringAsync());
+        var list = node as JsonArray ?? node?["providers"] as JsonArray ?? [];
+        return list.Select(p => p is JsonValue v ? v.ToString() : (string?)p?["name"]).OfType<string>().Distinct().ToList();
+    }
+
+    /// <summary>Starts a background command and polls its status until it finished: seconds and the final status.</summary>
+    private static async Task<(double Seconds, JsonNode? Status)> BackgroundAsync(ExecdClient client, string script)
+    {
+        var sw = Stopwatch.StartNew();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/command") { Content = new StringContent(ExecdClient.Body(script, background: true)) };
+        using var response = await client.Http.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        var init = body.Split('\n').Select(l => l.StartsWith("data:", StringComparison.Ordinal) ? l[5..] : l).First(l => l.Contains("\"init\"", StringComparison.Ordinal));
+        var id = (string)JsonNode.Parse(init)!["text"]!;
+        for (var i = 0; i < 60_000; i++)
+        {
+            var status = JsonNode.Parse(await client.Http.GetStringAsync($"/command/status/{id}"));
+            if (status?["running"]?.GetValue<bool>() == false)
+            {
+                return (sw.Elapsed.TotalSeconds, status);
+            }
+            await Task.Delay(5);
+        }
+        throw new TimeoutException("background command did not finish");
+    }
+
+    private async Task ConcurrencyAsync()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        foreach (var n in sizes.Concurrency)
+        {
+            using var client = new ExecdClient(daemon.BaseAddress);
+            var body = ExecdClient.Body("echo hi");
+            await client.RunAsync(body);
+            var times = new double[n];
+            var errors = 0;
+            var sw = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, n).Select(i => Task.Run(async () =>
+            {
+                var t = Stopwatch.GetTimestamp();
+                try
+                {
+                    if (!await client.RunAsync(body))
+                    {
+                        Interlocked.Increment(ref errors);
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+                times[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+            })));
+            var wall = sw.Elapsed.TotalMilliseconds;
+            // Baseline: the same number of `bash -c 'echo hi'` spawned at once by .NET.
+            sw.Restart();
+            await Task.WhenAll(Enumerable.Range(0, n).Select(_ => Task.Run(() => Direct.RunAsync("echo hi"))));
+            var directWall = sw.Elapsed.TotalMilliseconds;
+            report.Add(new Row("concurrency", $"{n} concurrent `echo hi`: wall ms (baseline: {n} concurrent direct spawns)",
+                Report.F(wall, 0), Report.F(directWall, 0), Report.F(wall / directWall) + "×"));
+            report.Add(new Row("concurrency", $"{n} concurrent: errors / p99 ms", $"{errors} / {Report.F(Stats.Percentile(times, 99), 0)}", "", "", "0 errors", Report.Met(errors == 0)));
+        }
+    }
+
+    private async Task MemoryAsync()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        using var client = new ExecdClient(daemon.BaseAddress);
+        await client.Http.GetAsync("/ping");
+        await Task.Delay(2000);
+        var idle = daemon.RssMiB();
+        report.Add(new Row("memory", "daemon VmRSS idle, MiB (after start and one /ping)", Report.F(idle, 1), "", "", "< 80 MiB", Report.Met(idle < 80)));
+
+        var body = ExecdClient.Body("true");
+        var next = 0;
+        var failures = 0;
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (Interlocked.Increment(ref next) <= sizes.ManyCommands)
+            {
+                failures += await client.RunAsync(body) ? 0 : 1;
+            }
+        })));
+        await Task.Delay(2000);
+        report.Add(new Row("memory", $"VmRSS after {Report.N(sizes.ManyCommands)} commands (4 clients), MiB", Report.F(daemon.RssMiB(), 1)));
+        if (failures > 0)
+        {
+            report.Note($"memory: {failures} of {sizes.ManyCommands} commands failed");
+        }
+
+        // One command printing a lot, read at full speed; the largest RSS seen while it runs.
+        var max = 0.0;
+        using var done = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                max = Math.Max(max, daemon.RssMiB());
+                await Task.Delay(50);
+            }
+        });
+        var (_, wire, completed) = await client.StreamAsync(ExecdClient.Body(Lines(1024, sizes.HugeBytes)));
+        await done.CancelAsync();
+        await sampler;
+        report.Add(new Row("memory", $"max VmRSS while one command prints {sizes.HugeBytes >> 20} MiB (streamed, 1 KiB lines), MiB",
+            Report.F(max, 1), "", "", "bounded", completed ? "" : "incomplete"));
+        await Task.Delay(2000);
+        report.Add(new Row("memory", "VmRSS after that command, MiB", Report.F(daemon.RssMiB(), 1)));
+        _ = wire;
+    }
+
+    private async Task StartupAsync()
+    {
+        var times = new List<double>();
+        var loaded = "";
+        for (var i = 0; i < sizes.Starts; i++)
+        {
+            var port = FreePort();
+            var start = new ProcessStartInfo(DaemonProcess.Binary)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var a in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--host", "127.0.0.1" })
+            {
+                start.ArgumentList.Add(a);
+            }
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };
+            var sw = Stopwatch.StartNew();
+            using var process = Process.Start(start)!;
+            process.OutputDataReceived += (_, _) => { };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            try
+            {
+                var up = false;
+                while (!up && sw.Elapsed < TimeSpan.FromSeconds(20) && !process.HasExited)
+                {
+                    try
+                    {
+                        using var r = await http.GetAsync("/ping");
+                        up = r.StatusCode == HttpStatusCode.OK;
+                    }
+                    catch (HttpRequestException)
+                    {
+                        await Task.Delay(2);
+                    }
+                }
+                if (!up)
+                {
+                    report.Note("startup: a daemon did not answer /ping within 20 s");
+                    continue;
+                }
+                times.Add(sw.Elapsed.TotalMilliseconds);
+                var plugins = JsonNode.Parse(await http.GetStringAsync("/admin/plugins"))!.AsArray();
+                loaded = $"{plugins.Count(p => (string?)p!["status"] == "Loaded")} of {plugins.Count} plugins loaded";
+            }
+            finally
+            {
+                process.Kill();
+                await process.WaitForExitAsync();
+            }
+        }
+        report.Add(new Row("start-up", $"process start → first 200 from /ping, median ms ({times.Count} launches; {loaded})",
+            Report.F(Stats.Median(times), 0), "", "", "< 1000 ms", Report.Met(Stats.Median(times) < 1000)));
+        report.Add(new Row("start-up", "slowest launch, ms", Report.F(times.DefaultIfEmpty(double.NaN).Max(), 0)));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary><c>echo hi</c> run in a session vs as a foreground command, when the daemon has sessions.</summary>
+    private async Task SessionAsync()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        using var client = new ExecdClient(daemon.BaseAddress, connections: 1);
+        var created = await client.PostJsonAsync("/session", "{}");
+        if (created is null)
+        {
+            report.Note("session: POST /session is not in this build; no numbers");
+            return;
+        }
+        var id = (string)JsonNode.Parse(created)!["session_id"]!;
+        var run = JsonSerializer.Serialize(new { command = "echo hi" });
+        await Compare(client, "session run", ("session", $"/session/{id}/run", run), (Fg, "/command", ExecdClient.Body("echo hi")));
+        await client.Http.DeleteAsync($"/session/{id}");
+    }
+
+    /// <summary>A PowerShell-executor script vs the same output from the shell executor, when the executor is loaded.</summary>
+    private async Task PowerShellAsync()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        using var client = new ExecdClient(daemon.BaseAddress, connections: 1);
+        var ps = ExecdClient.Body("'hi'", executor: "powershell");
+        using (var probe = new HttpRequestMessage(HttpMethod.Post, "/command") { Content = new StringContent(ps) })
+        using (var response = await client.Http.SendAsync(probe))
+        {
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                report.Note("powershell: no `powershell` executor in this build; no numbers");
+                return;
+            }
+            await response.Content.ReadAsStringAsync();
+        }
+        await Compare(client, "powershell", ("powershell `'hi'`", "/command", ps), ("shell `echo hi`", "/command", ExecdClient.Body("echo hi")));
+    }
+
+    private async Task Compare(ExecdClient client, string section, (string Label, string Path, string Body) subject, (string Label, string Path, string Body) baseline)
+    {
+        var failures = 0;
+        var n = Math.Max(50, sizes.RoundTrips / 5);
+        await Stats.TimeEachAsync(20, async () => failures += await client.RunAsync(subject.Body, subject.Path) ? 0 : 1);
+        var a = await Stats.TimeEachAsync(n, async () => failures += await client.RunAsync(subject.Body, subject.Path) ? 0 : 1);
+        var b = await Stats.TimeEachAsync(n, async () => failures += await client.RunAsync(baseline.Body, baseline.Path) ? 0 : 1);
+        report.Add(new Row(section, $"{subject.Label} median ms ({n} sequential; baseline {baseline.Label})",
+            Report.F(Stats.Median(a)), Report.F(Stats.Median(b)), Report.F(Stats.Median(a) / Stats.Median(b)) + "×"));
+        report.Add(new Row(section, "p99 ms", Report.F(Stats.Percentile(a, 99)), Report.F(Stats.Percentile(b, 99))));
+        if (failures > 0)
+        {
+            report.Note($"{section}: {failures} runs did not complete");
+        }
+    }
+}
