@@ -27,6 +27,31 @@ else
   fi
 fi
 
+# Output storage: the first directory of the chain that can be created and written becomes EXECD_LOG_DIR
+# (the daemon's first storage directory; --log-dir still wins). If none works, the daemon falls back by itself.
+prepare_log_dir() {
+  [ -n "$1" ] || return 1
+  mkdir -p "$1" 2>/dev/null && chmod 700 "$1" 2>/dev/null || return 1
+  probe="$1/.bootstrap-probe.$$"
+  ( : > "$probe" ) 2>/dev/null && rm -f "$probe"
+}
+chosen=
+for dir in "${EXECD_LOG_DIR:-}" "${TMPDIR:-/tmp}/execd" "$PWD/.tmp" /var/tmp/execd "${HOME:+$HOME/.execd/logs}"; do
+  [ -n "$dir" ] || continue
+  if prepare_log_dir "$dir"; then
+    chosen=$dir
+    break
+  fi
+  echo "bootstrap: warning: cannot prepare log directory $dir; trying the next one" >&2
+done
+if [ -n "$chosen" ]; then
+  EXECD_LOG_DIR=$chosen
+  export EXECD_LOG_DIR
+  echo "bootstrap: log directory: $EXECD_LOG_DIR" >&2
+else
+  echo "bootstrap: warning: no log directory could be prepared; output is kept in memory" >&2
+fi
+
 if [ "${1:-}" != "-c" ] && [ -z "${BOOTSTRAP_CMD:-}" ]; then
   exec "$EXECD" "$@"
 fi

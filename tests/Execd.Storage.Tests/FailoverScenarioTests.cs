@@ -96,6 +96,12 @@ public sealed class FailoverScenarioTests : IDisposable
         var expected = Scenario.SeqLines(1, 200_000);
 
         var result = await daemon.RunAsync("seq 1 200000");
+        // The failed sink was deleted, so the tiny file system is usable again: wait until it is ranked first again.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while ((string?)(await daemon.Client.ProvidersAsync())[0]!["name"] != $"files:{tiny.Path}/execd" && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
         var id = await daemon.Client.StartBackgroundAsync("seq 1 200000");
         var status = await daemon.Client.WaitFinishedAsync(id);
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Execd.Core.Storage;
@@ -16,6 +17,9 @@ public static class StorageServices
         configuration.GetSection("Storage").Bind(options);
         options.Validate();
         services.AddSingleton(Options.Create(options));
+        // The health check service logs every non-healthy result at each evaluation (every few seconds); the
+        // ranking logs when the order changes, and /admin/storage and /healthz say why.
+        services.AddLogging(b => b.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical));
         services.AddHealthChecks().AddCheck<PluginHealthCheck>(PluginHealthCheck.Name, tags: ["plugins"]);
         services.AddSingleton<StorageHealthMonitor>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageHealthMonitor>());
