@@ -79,6 +79,14 @@ public sealed partial class PublishedDaemonTests(PublishedExecd published)
         Assert.Equal(published.ExpectedPlugins, plugins.Select(p => (string)p!["name"]!).Order(StringComparer.Ordinal));
         Assert.All(plugins, p => Assert.True((string?)p!["status"] == "Loaded", p!.ToJsonString()));
         Assert.All(plugins, p => Assert.StartsWith(Path.Combine(published.Folder, "plugins"), (string)p!["path"]!));
+
+        if (published.ExpectedPlugins.Contains("Execd.Executors.PowerShell"))
+        {
+            // PowerShell's built-in modules (Get-Date lives in Microsoft.PowerShell.Utility) must survive the publish.
+            var pwsh = await RunAsync(client, "Get-Date -Year 2020 -Month 1 -Day 2 -Format yyyy-MM-dd", new { executor = "pwsh" });
+            Assert.Equal(["2020-01-02"], pwsh.Texts("stdout"));
+            Assert.Equal(0, pwsh.ExitCode);
+        }
     }
 
     internal static async Task<StreamResult> RunAsync(HttpClient client, string command, object? extra = null)
