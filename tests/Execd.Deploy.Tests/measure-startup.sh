@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start-up time of a published execd: launched with `env -i` (nothing from .NET, no PATH), time until the first
-# GET /ping answers 200. Prints each run and the median in milliseconds.
+# GET /ping answers 200. Prints each run (wall time, and the CPU time the daemon used until then, which depends
+# less on how busy the machine is) and the medians in milliseconds.
 #   tests/Execd.Deploy.Tests/measure-startup.sh <published folder> [runs=11] [port=44990]
 set -euo pipefail
 dir=$(cd "$1" && pwd)
@@ -8,7 +9,8 @@ runs=${2:-11}
 port=${3:-44990}
 work=$(mktemp -d "$(dirname "$dir")/startup.XXXXXX")   # beside the folder: never the machine's /tmp
 trap 'rm -rf "$work"' EXIT
-times=()
+times=(); cpus=()
+tick=$(getconf CLK_TCK)
 for i in $(seq 1 "$runs"); do
   start=$(date +%s%N)
   env -i HOME="$work" TMPDIR="$work" "$dir/execd" --port "$port" --host 127.0.0.1 --log-level 3 >"$work/log" 2>&1 &
@@ -21,9 +23,11 @@ for i in $(seq 1 "$runs"); do
   done
   end=$(date +%s%N)
   ms=$(( (end - start) / 1000000 ))
-  times+=("$ms")
-  echo "run $i: ${ms} ms"
+  read -r -a stat < "/proc/$pid/stat"
+  cpu=$(( (stat[13] + stat[14]) * 1000 / tick ))   # utime + stime
+  times+=("$ms"); cpus+=("$cpu")
+  echo "run $i: ${ms} ms (cpu ${cpu} ms)"
   kill -TERM "$pid"; wait "$pid" || true
 done
-sorted=($(printf '%s\n' "${times[@]}" | sort -n))
-echo "median: ${sorted[$((runs / 2))]} ms over $runs runs"
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( $# / 2 + 1 ))p"; }
+echo "median: $(median "${times[@]}") ms wall, $(median "${cpus[@]}") ms cpu over $runs runs"
