@@ -2,7 +2,8 @@
 # Runs the execd daemon.
 #   ./bootstrap.sh [flags]        build (if needed) and run the daemon in the foreground; flags are passed to it
 #   ./bootstrap.sh -c "cmd"       start the daemon in the background, then run cmd (as upstream's container entrypoint)
-# With EXECD set (e.g. EXECD=/opt/opensandbox/execd), that published daemon is run instead of the development build.
+# With EXECD set (e.g. EXECD=/opt/opensandbox/execd), that published daemon is run instead of the development build;
+# EXECD names the executable or the published folder. EXECD_ARGS: flags for the daemon started by -c.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -14,6 +15,9 @@ if [ -z "${EXECD:-}" ]; then
   fi
   EXECD="$here/src/Execd.Server/bin/Release/net10.0/execd"
 else
+  # A published folder (dotnet publish -r <rid>) or its executable.
+  [ -d "$EXECD" ] && EXECD="${EXECD%/}/execd"
+  [ -x "$EXECD" ] || { echo "bootstrap: $EXECD is not an executable execd" >&2; exit 1; }
   # Container mode, as upstream: an env file for commands, prepared if missing.
   EXECD_ENVS="${EXECD_ENVS:-/opt/opensandbox/.env}"
   if mkdir -p "$(dirname "$EXECD_ENVS")" 2>/dev/null && touch "$EXECD_ENVS" 2>/dev/null; then
