@@ -90,6 +90,8 @@ public static class ExecdApp
         services.AddSingleton<CommandRequests>();
         services.AddSingleton<StorageRanking>();
         services.AddSingleton<CommandService>();
+        services.Configure<Execd.Core.Sessions.SessionOptions>(builder.Configuration.GetSection("Execd:Sessions"));
+        services.AddSingleton<Execd.Core.Sessions.SessionService>();
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
 
         var app = builder.Build();
@@ -134,6 +136,7 @@ public static class ExecdApp
         app.MapAdmin();
         app.MapCommands();
         app.MapMetrics();
+        app.MapSessions();
         return app;
     }
 
