@@ -29,6 +29,8 @@ internal sealed class BashShellSession : IShellSession
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ShellProcess _shell;
+    // Kernel session ids of shells replaced after a stopped run: background jobs they left are still this session's.
+    private readonly List<int> _formerShells = [];
     private const string Deleted = "deleted";
     private string? _endReason;
     private bool _replacing;
@@ -86,6 +88,10 @@ internal sealed class BashShellSession : IShellSession
         {
             // A tick of slack: /proc start times are in 10 ms ticks.
             await shell.KillRunAsync(startedTicks - 1).ConfigureAwait(false);
+            lock (_formerShells)
+            {
+                _formerShells.Add(shell.Pid);
+            }
             await shell.DisposeAsync().ConfigureAwait(false);
             var directory = cwd is not null && Directory.Exists(cwd) ? cwd : _spec.WorkingDirectory;
             try
@@ -156,6 +162,13 @@ internal sealed class BashShellSession : IShellSession
         Interlocked.CompareExchange(ref _endReason, Deleted, null);
         await shell.KillAllAsync().ConfigureAwait(false);
         await shell.DisposeAsync().ConfigureAwait(false);
+        lock (_formerShells)
+        {
+            foreach (var former in _formerShells)
+            {
+                ProcessTree.KillMembers(former, 0);
+            }
+        }
         _ended.TrySetResult();
     }
 }

@@ -5,8 +5,9 @@ namespace Execd.Executors.BashSession;
 /// <c>\x1fEXECD:&lt;32 hex token&gt;:&lt;optional exit code&gt;\n</c>; the token is random per run and never
 /// stored in a shell variable, so user output cannot fake the end of a run. Bytes that only look like the
 /// start of a marker are held back until they can be decided, so a marker split across reads is still found.
+/// <c>marker</c> returns whether the token was one of ours; if not, the bytes are passed on as output.
 /// </summary>
-internal sealed class MarkerScanner(Func<ReadOnlyMemory<byte>, ValueTask> emit, Action<string, int?> marker)
+internal sealed class MarkerScanner(Func<ReadOnlyMemory<byte>, ValueTask> emit, Func<string, int?, bool> marker)
 {
     internal static ReadOnlySpan<byte> Prefix => "\u001fEXECD:"u8;
     internal const int TokenLength = 32;
@@ -51,7 +52,11 @@ internal sealed class MarkerScanner(Func<ReadOnlyMemory<byte>, ValueTask> emit, 
                     position = start + 1;
                     break;
                 default:
-                    marker(token!, code);
+                    if (!marker(token!, code))
+                    {
+                        // Well-formed but not a token of ours: it is user output.
+                        await emit(buffer.Slice(start, length)).ConfigureAwait(false);
+                    }
                     position = start + length;
                     break;
             }

@@ -234,13 +234,15 @@ internal sealed class ShellProcess : IAsyncDisposable
         return run?.Output is { } output && !run.IsDone(stream) ? output.WriteAsync(stream, data) : ValueTask.CompletedTask;
     }
 
-    private void OnMarker(OutputStream stream, string token, int? code)
+    private bool OnMarker(OutputStream stream, string token, int? code)
     {
         var run = _current;
         if (run is not null && run.Token == token)
         {
             run.Done(stream, code);
+            return true;
         }
+        return false;
     }
 
     public async ValueTask DisposeAsync()

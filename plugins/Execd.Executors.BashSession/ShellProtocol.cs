@@ -38,9 +38,10 @@ internal static class ShellProtocol
         }
         line.Append("\\builtin eval \"$__execd_p\"");
         AppendQuoted(line, command);
-        line.Append(" </dev/null; done; { __execd_r=$?; \\builtin set +x; ");
+        // The user's command may have switched xtrace on or off: look at $- again before silencing it.
+        line.Append(" </dev/null; done; { __execd_r=$?; __execd_o=$-; \\builtin set +x; ");
         line.Append(Markers(token, "\"$__execd_r\""));
-        line.Append(" [[ -z $__execd_p ]] || \\builtin set -x; \\builtin unset __execd_o __execd_p __execd_r __execd_x; } 2>/dev/null\n");
+        line.Append(" [[ $__execd_o != *x* ]] || \\builtin set -x; \\builtin unset __execd_o __execd_p __execd_r __execd_x; } 2>/dev/null\n");
         return Encoding.UTF8.GetBytes(line.ToString());
     }
 

@@ -79,7 +79,19 @@ public sealed class SessionService : IAsyncDisposable
 
     public IEnumerable<SessionEntry> All => _sessions.Values;
 
-    public bool TryGet(string id, out SessionEntry entry) => _sessions.TryGetValue(id, out entry!);
+    /// <summary>A live session by id; a session whose shell has ended is forgotten here and not returned.</summary>
+    public bool TryGet(string id, out SessionEntry entry)
+    {
+        if (_sessions.TryGetValue(id, out entry!))
+        {
+            if (entry.Shell.EndReason is not { } reason)
+            {
+                return true;
+            }
+            Forget(entry, reason);
+        }
+        return false;
+    }
 
     /// <summary>Why <paramref name="id"/> is gone, if it was a session that ended or was deleted recently.</summary>
     public string? EndedReason(string id) => _ended.TryGetValue(id, out var reason) ? reason : null;
@@ -171,6 +183,11 @@ public sealed class SessionService : IAsyncDisposable
             try
             {
                 var exit = await entry.Shell.RunAsync(record.Spec, record, stop).ConfigureAwait(false);
+                if (entry.Shell.EndReason is { } reason)
+                {
+                    // Before the run's stream ends: the client's next request must already get the 404.
+                    Forget(entry, reason);
+                }
                 return record.StopReason is null ? exit : Describe(record, timeout, exit, null);
             }
             finally
