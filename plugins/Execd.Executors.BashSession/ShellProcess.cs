@@ -172,7 +172,7 @@ internal sealed class ShellProcess : IAsyncDisposable
     /// <summary>Kills the shell and every process of its session.</summary>
     public async Task KillAllAsync()
     {
-        _current = null;
+        // The current run (if any) is left to see the exit and collect what was written before it.
         if (!Exited.IsCompleted)
         {
             Native.kill(Pid, Native.SigStop);
@@ -251,6 +251,8 @@ internal sealed class ShellProcess : IAsyncDisposable
         {
             return;
         }
+        // Let the readers take what the shell wrote before it went (a run may still be collecting it), then stop them.
+        await Task.WhenAny(_pumps, Task.Delay(DrainAfterExit)).ConfigureAwait(false);
         await _pumpsCancel.CancelAsync().ConfigureAwait(false);
         await Task.WhenAny(_pumps, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
         try
