@@ -56,9 +56,10 @@ internal sealed class BashShellSession : IShellSession
 
     public async Task<CommandExit> RunAsync(CommandSpec spec, ICommandContext context, CancellationToken stop)
     {
-        if (_endReason is { } reason)
+        if (Volatile.Read(ref _endReason) is { } reason)
         {
-            throw new CommandStartException($"session {Id} has ended: {reason}");
+            // The shell died between the host's check and this run (e.g. killed from outside while idle).
+            return new CommandExit(-1, $"session {Id} has ended: {reason}");
         }
         var shell = _shell;
         context.ReportStarted(shell.Pid);

@@ -238,4 +238,29 @@ public sealed class SessionStateTests : IAsyncLifetime
 
         Assert.Equal(["read=1 x=", "cat=0", "0"], run.Stdout);
     }
+
+    [Fact]
+    public async Task Run_ExecRedirectThroughProcessSubstitution_SessionSurvives()
+    {
+        var s = await _daemon.CreateAsync(_dir.Path);
+
+        var juggle = await _daemon.RunInAsync(s, "exec 3>&1 > >(tee -a tee.log); echo via-tee");
+        var restore = await _daemon.RunInAsync(s, "exec >&3 3>&-; echo restored");
+        var log = await File.ReadAllTextAsync(_dir.Combine("tee.log"));
+
+        Assert.Equal(0, juggle.ExitCode);
+        Assert.Equal(["restored"], restore.Stdout);
+        Assert.Equal("via-tee\n", log);
+    }
+
+    [Fact]
+    public async Task AdminPlugins_ListsTheSessionExecutorContribution()
+    {
+        var plugins = System.Text.Json.Nodes.JsonNode.Parse(await _daemon.Client.GetStringAsync("/admin/plugins"))!.AsArray();
+
+        var plugin = plugins.Single(p => (string?)p!["name"] == "Execd.Executors.BashSession")!;
+
+        Assert.Equal("Loaded", (string?)plugin["status"]);
+        Assert.Contains(plugin["contributes"]!.AsArray(), c => (string?)c == "ISessionExecutor: BashSessionExecutor");
+    }
 }

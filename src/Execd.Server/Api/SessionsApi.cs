@@ -143,7 +143,7 @@ public static class SessionsApi
             : $"{prefix}session {id} not found");
 
     private static IResult List(SessionService sessions) => TypedResults.Json(
-        sessions.All.OrderBy(e => e.CreatedAt).Select(e => new SessionInfo(
+        sessions.All.Where(e => e.Shell.EndReason is null).OrderBy(e => e.CreatedAt).Select(e => new SessionInfo(
             e.Id, e.Shell.CurrentDirectory, e.Shell.ProcessId, CommandsApi.Rfc3339(e.CreatedAt), CommandsApi.Rfc3339(e.LastUsedAt),
             e.Running ? "running" : "idle")).ToArray(),
         SessionWireJson.Default.SessionInfoArray);
