@@ -10,7 +10,7 @@ public sealed class ConventionTests : IDisposable
 
     public void Dispose() => _pwsh.Dispose();
 
-    private Assembly ModuleAssembly => Assert.IsAssignableFrom<Assembly>(_pwsh.Run("(Get-Module execd).ImplementingAssembly").Output.Single());
+    private Assembly ModuleAssembly => Assert.IsAssignableFrom<Assembly>(_pwsh.Run("(Get-Module execd).NestedModules.ImplementingAssembly").Output.Single());
 
     private Type[] CmdletTypes => [.. ModuleAssembly.GetTypes().Where(t => t.GetCustomAttribute<CmdletAttribute>() is not null)];
 
