@@ -93,6 +93,7 @@ public sealed class FileCmdletTests(DaemonFixture fixture) : IClassFixture<Daemo
         Assert.Equal(remote, item.Path);
         Assert.Equal("600", item.Mode);
         Assert.Equal(new FileInfo(local).Length, (long)item.Size);
+        Assert.Contains(r.Progress, p => p.Activity == "Send-ExecdFile" && p.RecordType == ProgressRecordType.Completed);
     }
 
     [Fact]
@@ -159,6 +160,7 @@ public sealed class FileCmdletTests(DaemonFixture fixture) : IClassFixture<Daemo
         Assert.Equal(content, System.IO.File.ReadAllBytes(local));
         Assert.Equal(local, r.Single<FileInfo>().FullName);
         Assert.Equal([local], Directory.GetFiles(_dir.Combine("local")));
+        Assert.Contains(r.Progress, p => p.Activity == "Receive-ExecdFile" && p.RecordType == ProgressRecordType.Completed);
     }
 
     [Theory]

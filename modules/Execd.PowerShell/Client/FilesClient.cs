@@ -58,9 +58,11 @@ internal static class FilesClient
     /// One multipart upload: the metadata part, then the file streamed from disk. Every part has a known length,
     /// so the request goes out with a Content-Length and the file is read as it is sent, never held whole.
     /// </summary>
-    public static async Task UploadAsync(this ExecdClient client, string localPath, string remotePath, int? mode, string? owner, string? group, CancellationToken cancel)
+    public static async Task UploadAsync(this ExecdClient client, string localPath, string remotePath, int? mode, string? owner, string? group, TransferProgress progress, CancellationToken cancel)
     {
-        await using var file = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        var opened = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        progress.Total = opened.Length;
+        await using var file = new CountingStream(opened, progress);
         using var form = new MultipartFormDataContent();
         var metadata = new StringContent(JsonSerializer.Serialize(new PermissionDto(remotePath, mode, owner, group), ExecdClient.Json), Encoding.UTF8, "application/json");
         form.Add(metadata, "metadata");
@@ -77,7 +79,7 @@ internal static class FilesClient
     /// <c>Range</c> value) into a sibling of <paramref name="localPath"/>, then renames it into place: an
     /// interrupted download never leaves a half file under the name asked for. Returns the bytes written.
     /// </summary>
-    public static async Task<long> DownloadAsync(this ExecdClient client, string remotePath, string localPath, string? range, CancellationToken cancel)
+    public static async Task<long> DownloadAsync(this ExecdClient client, string remotePath, string localPath, string? range, TransferProgress progress, CancellationToken cancel)
     {
         var request = client.Request(HttpMethod.Get, "files/download?path=" + Q(remotePath));
         if (range is not null)
@@ -90,13 +92,14 @@ internal static class FilesClient
             throw new ExecdException("ExecdRangeIgnored", System.Management.Automation.ErrorCategory.InvalidResult,
                 $"execd at {client.Uri} answered a range request for {remotePath} with {(int)response.StatusCode}, not 206 Partial Content.");
         }
+        progress.Total = response.Content.Headers.ContentLength;
         var directory = Path.GetDirectoryName(localPath)!;
         var stage = Path.Combine(directory, $".{Path.GetFileName(localPath)}.download-{Guid.NewGuid():N}");
         try
         {
             long written;
             await using (var source = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false))
-            await using (var target = new FileStream(stage, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous))
+            await using (var target = new CountingStream(new FileStream(stage, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous), progress))
             {
                 await source.CopyToAsync(target, CopyBufferSize, cancel).ConfigureAwait(false);
                 written = target.Length;

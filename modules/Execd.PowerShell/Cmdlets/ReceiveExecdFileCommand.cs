@@ -5,7 +5,7 @@ using Execd.PowerShell.Client;
 namespace Execd.PowerShell.Cmdlets;
 
 /// <summary>Downloads files from the daemon's machine.</summary>
-/// <remarks>Streams each remote file (GET /files/download) into a local file without holding it in memory, writing beside the target and renaming into place, so an interrupted download leaves no half file. -Destination is the local file, or an existing local directory to download into under the remote name (default: the current location). -Range (as in an HTTP Range header: 0-99, 100-, -100) or -Offset/-Length download only those bytes. An existing local file is only replaced with -Force (else ExecdLocalFileExists). A missing remote file gives ExecdItemNotFound, a range outside the file ExecdRangeNotSatisfiable. Writes the local file. Supports -WhatIf and -Confirm.</remarks>
+/// <remarks>Streams each remote file (GET /files/download) into a local file without holding it in memory, with a progress bar, writing beside the target and renaming into place, so an interrupted download leaves no half file. -Destination is the local file, or an existing local directory to download into under the remote name (default: the current location). -Range (as in an HTTP Range header: 0-99, 100-, -100) or -Offset/-Length download only those bytes. An existing local file is only replaced with -Force (else ExecdLocalFileExists). A missing remote file gives ExecdItemNotFound, a range outside the file ExecdRangeNotSatisfiable. Writes the local file. Supports -WhatIf and -Confirm.</remarks>
 /// <example>
 /// <code>Receive-ExecdFile /work/report.csv -Destination ./report.csv</code>
 /// <para>Downloads one file.</para>
@@ -76,7 +76,16 @@ public sealed class ReceiveExecdFileCommand : ExecdCmdlet
             }
             Guard(remote, () =>
             {
-                Wait(c => Client.DownloadAsync(remote, local, HttpRange, c));
+                var progress = new TransferProgress();
+                try
+                {
+                    Wait(c => Client.DownloadAsync(remote, local, HttpRange, progress, c),
+                        () => WriteProgress(progress.ToRecord(1, "Receive-ExecdFile", $"{remote} → {local}")));
+                }
+                finally
+                {
+                    WriteProgress(new ProgressRecord(1, "Receive-ExecdFile", "Done") { RecordType = ProgressRecordType.Completed });
+                }
                 WriteObject(new FileInfo(local));
             });
         }

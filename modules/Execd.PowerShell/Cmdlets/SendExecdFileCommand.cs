@@ -4,7 +4,7 @@ using Execd.PowerShell.Client;
 namespace Execd.PowerShell.Cmdlets;
 
 /// <summary>Uploads local files to the daemon's machine.</summary>
-/// <remarks>Streams each local file to the daemon (POST /files/upload, multipart) without reading it into memory; the daemon writes it beside the target and renames it into place, creating missing parent directories, so an interrupted upload leaves no half file. A -Destination ending in / is a directory the files go into under their own names; otherwise it is the remote file's path. An existing remote file is replaced. -Mode, -Owner and -Group set the remote file's permissions (an unknown owner or group gives ExecdInvalidFile and writes nothing). Supports -WhatIf and -Confirm.</remarks>
+/// <remarks>Streams each local file to the daemon (POST /files/upload, multipart) without reading it into memory, with a progress bar; the daemon writes it beside the target and renames it into place, creating missing parent directories, so an interrupted upload leaves no half file. A -Destination ending in / is a directory the files go into under their own names; otherwise it is the remote file's path. An existing remote file is replaced. -Mode, -Owner and -Group set the remote file's permissions (an unknown owner or group gives ExecdInvalidFile and writes nothing). Supports -WhatIf and -Confirm.</remarks>
 /// <example>
 /// <code>Send-ExecdFile ./build.tar.gz /work/build.tar.gz</code>
 /// <para>Uploads one file.</para>
@@ -52,7 +52,16 @@ public sealed class SendExecdFileCommand : ExecdPermissionsCmdlet
             {
                 try
                 {
-                    Wait(c => Client.UploadAsync(local, remote, WireMode, Owner, Group, c));
+                    var progress = new TransferProgress();
+                    try
+                    {
+                        Wait(c => Client.UploadAsync(local, remote, WireMode, Owner, Group, progress, c),
+                            () => WriteProgress(progress.ToRecord(1, "Send-ExecdFile", $"{local} → {remote}")));
+                    }
+                    finally
+                    {
+                        WriteProgress(new ProgressRecord(1, "Send-ExecdFile", "Done") { RecordType = ProgressRecordType.Completed });
+                    }
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
