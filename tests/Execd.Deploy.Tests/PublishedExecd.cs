@@ -94,6 +94,9 @@ public sealed class PublishedExecd : IAsyncLifetime
             ["HOME"] = home.Path,
             // The runtime's diagnostics socket and any temp file go here, never to the machine's /tmp.
             ["TMPDIR"] = Directory.CreateDirectory(home.Combine("tmp")).FullName,
+            // Output storage too: the default chain also names /var/tmp/execd and /dev/shm/execd.
+            ["EXECD_Storage__Files__Directories"] = home.Combine("storage", "files"),
+            ["EXECD_Storage__Tmpfs__Directories"] = home.Combine("storage", "tmpfs"),
         };
 
     /// <summary>Runs <c>command -v dotnet</c> in the scrubbed environment; its output ("" when dotnet is not found).</summary>

@@ -20,7 +20,10 @@ public sealed partial class ShutdownTests
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "--port", "0", "--host", "127.0.0.1", "--plugins-dir", TestPaths.PluginsDir })
+        using var storage = TestPaths.NewDirectory("shutdown-storage");
+        // Output storage in a test-owned directory, never the default chain's /tmp, /var/tmp or /dev/shm.
+        foreach (var a in new[] { "--port", "0", "--host", "127.0.0.1", "--plugins-dir", TestPaths.PluginsDir,
+            "--config", $"Storage:Files:Directories={storage.Combine("files")}", "--config", $"Storage:Tmpfs:Directories={storage.Combine("tmpfs")}" })
         {
             psi.ArgumentList.Add(a);
         }
