@@ -27,9 +27,11 @@ internal sealed partial class ChildDaemon : IAsyncDisposable
     [GeneratedRegex(@"execd listening on (http://\S+)")]
     private static partial Regex Listening();
 
-    public static async Task<ChildDaemon> StartAsync(IDictionary<string, string> environment)
+    /// <summary>Starts the daemon; its output storage goes under <paramref name="storageDir"/>, never the temp directory.</summary>
+    public static async Task<ChildDaemon> StartAsync(IDictionary<string, string> environment, string storageDir)
     {
-        var start = new ProcessStartInfo(Executable, ["--port", "0", "--host", "127.0.0.1", "--plugins-dir", TestPaths.PluginsDir, "--log-level", "6"])
+        var start = new ProcessStartInfo(Executable, ["--port", "0", "--host", "127.0.0.1", "--plugins-dir", TestPaths.PluginsDir, "--log-level", "6",
+            "--config", $"Storage:Files:Directories={Path.Combine(storageDir, "files")}", "--config", $"Storage:Tmpfs:Directories={Path.Combine(storageDir, "tmpfs")}"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

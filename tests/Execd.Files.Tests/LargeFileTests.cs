@@ -47,7 +47,7 @@ public sealed class LargeFileTests : IDisposable
     /// <summary>Uploads, downloads and range-reads 100 MiB; returns TMPDIR's entries before and after the transfers.</summary>
     private async Task<(string[] Before, string[] After, string[] Created)> RoundTripAsync(string tmpdir)
     {
-        await using var daemon = await ChildDaemon.StartAsync(new Dictionary<string, string> { ["TMPDIR"] = tmpdir, ["ASPNETCORE_TEMP"] = tmpdir });
+        await using var daemon = await ChildDaemon.StartAsync(new Dictionary<string, string> { ["TMPDIR"] = tmpdir, ["ASPNETCORE_TEMP"] = tmpdir }, _dir.Combine("storage"));
         var before = Entries(tmpdir);
         var created = new System.Collections.Concurrent.ConcurrentQueue<string>();
         using var watcher = Directory.Exists(tmpdir) ? new FileSystemWatcher(tmpdir) { IncludeSubdirectories = true } : null;

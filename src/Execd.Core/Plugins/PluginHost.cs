@@ -17,7 +17,7 @@ namespace Execd.Core.Plugins;
 public static class PluginHost
 {
     /// <summary>The contracts a plugin can contribute.</summary>
-    public static readonly Type[] Contracts = [typeof(ICommandExecutor), typeof(IOutputStorageProvider)];
+    public static readonly Type[] Contracts = [typeof(ICommandExecutor), typeof(IOutputStorageProvider), typeof(ISessionExecutor)];
 
     // Types whose identity must be the host's, so that the plugin's services fit the host's container.
     private static readonly Type[] SharedTypes =
@@ -74,7 +74,9 @@ public static class PluginHost
                 .AddClasses(c => c.AssignableTo<ICommandExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
                 .As<ICommandExecutor>().WithSingletonLifetime()
                 .AddClasses(c => c.AssignableTo<IOutputStorageProvider>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
-                .As<IOutputStorageProvider>().WithSingletonLifetime());
+                .As<IOutputStorageProvider>().WithSingletonLifetime()
+                .AddClasses(c => c.AssignableTo<ISessionExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
+                .As<ISessionExecutor>().WithSingletonLifetime());
             foreach (var type in assembly.GetTypes().Where(t => typeof(IExecdPlugin).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false }))
             {
                 var registrar = (IExecdPlugin)Activator.CreateInstance(type, nonPublic: true)!;
@@ -115,7 +117,7 @@ public static class PluginHost
         }
         if (contributions == 0)
         {
-            info.MarkFailed("contributes nothing: no executor or storage provider was found in the assembly");
+            info.MarkFailed("contributes nothing: no executor, session executor or storage provider was found in the assembly");
         }
     }
 

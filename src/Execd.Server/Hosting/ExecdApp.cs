@@ -91,6 +91,8 @@ public static class ExecdApp
         services.AddSingleton<StorageRanking>();
         services.AddSingleton<CommandService>();
         services.AddExecdStorage(builder.Configuration);
+        services.Configure<Execd.Core.Sessions.SessionOptions>(builder.Configuration.GetSection("Execd:Sessions"));
+        services.AddSingleton<Execd.Core.Sessions.SessionService>();
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
 
         var app = builder.Build();
@@ -137,6 +139,7 @@ public static class ExecdApp
         app.MapMetrics();
         app.MapStorage();
         app.MapFiles();
+        app.MapSessions();
         return app;
     }
 

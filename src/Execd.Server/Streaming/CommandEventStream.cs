@@ -36,9 +36,12 @@ public static class CommandEventStream
         }
     }
 
-    /// <summary>Foreground: every output line as it arrives, then how the command ended. A disconnect leaves the command running.</summary>
+    /// <summary>
+    /// Foreground: every output line as it arrives, then how the command ended. A disconnect leaves the command
+    /// running. <paramref name="initText"/> replaces the command id in <c>init</c> (session runs send the session id, as upstream).
+    /// </summary>
     public static async Task ForegroundAsync(CommandRecord record, ChannelSubscription live, EventStreamWriter events,
-        TimeProvider time, CancellationToken aborted)
+        TimeProvider time, CancellationToken aborted, string? initText = null)
     {
         var stdout = new LineSplitter();
         var stderr = new LineSplitter();
@@ -47,7 +50,7 @@ public static class CommandEventStream
         using var pings = time.CreateTimer(_ => live.Tick(), null, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3));
         try
         {
-            events.Init(record.Id);
+            events.Init(initText ?? record.Id);
             events.Ping();
             await events.FlushAsync(aborted);
             while (true)

@@ -1,0 +1,11 @@
+namespace Execd.Core.Sessions;
+
+/// <summary>Session settings (configuration section <c>Execd:Sessions</c>).</summary>
+public sealed class SessionOptions
+{
+    /// <summary>A session with no run for this long is deleted. Zero or negative: never.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How many ended or deleted session ids are remembered, so a late run gets a clear reason.</summary>
+    public int RememberEnded { get; set; } = 1000;
+}
