@@ -306,7 +306,7 @@ internal sealed class Suite(Report report, Sizes sizes)
         var (_, wire, completed) = await client.StreamAsync(ExecdClient.Body(Lines(1024, sizes.HugeBytes)));
         await done.CancelAsync();
         await sampler;
-        report.Add(new Row("memory", $"max VmRSS while one command prints {sizes.HugeBytes >> 20} MiB (streamed, 1 KiB lines), MiB",
+        report.Add(new Row("memory", $"max VmRSS while one command prints {sizes.HugeBytes >> 20} MiB (streamed, 1 KiB lines; default settings: files provider first, per-command cap 256 MiB), MiB",
             Report.F(max, 1), "", "", "bounded", completed ? "" : "incomplete"));
         await Task.Delay(2000);
         report.Add(new Row("memory", "VmRSS after that command, MiB", Report.F(daemon.RssMiB(), 1)));
