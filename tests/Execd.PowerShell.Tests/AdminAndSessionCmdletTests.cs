@@ -18,7 +18,8 @@ public sealed class AdminAndSessionCmdletTests(DaemonFixture fixture) : IClassFi
     [Fact]
     public void GetExecdStorageProvider_Ranking_IsInRankOrderAndFormatsAsATable()
     {
-        var r = Run("$p = Get-ExecdStorageProvider; $p; $p | Format-Table | Out-String").AssertNoErrors();
+        // Wide enough for the test daemon's storage directories, which sit deep below the test's bin folder.
+        var r = Run("$p = Get-ExecdStorageProvider; $p; $p | Format-Table | Out-String -Width 400").AssertNoErrors();
 
         var providers = r.Of("ExecdStorageProvider").ToList();
         Assert.NotEmpty(providers);

@@ -10,7 +10,7 @@ public sealed class ConventionTests : IDisposable
 
     public void Dispose() => _pwsh.Dispose();
 
-    private Assembly ModuleAssembly => Assert.IsAssignableFrom<Assembly>(_pwsh.Run("(Get-Module execd).ImplementingAssembly").Output.Single());
+    private Assembly ModuleAssembly => Assert.IsAssignableFrom<Assembly>(_pwsh.Run("(Get-Module execd).NestedModules.ImplementingAssembly").Output.Single());
 
     private Type[] CmdletTypes => [.. ModuleAssembly.GetTypes().Where(t => t.GetCustomAttribute<CmdletAttribute>() is not null)];
 
@@ -22,7 +22,7 @@ public sealed class ConventionTests : IDisposable
         var exported = _pwsh.Run("(Import-PowerShellDataFile $path).CmdletsToExport", ("path", Pwsh.ManifestPath)).Lines.Order().ToList();
 
         Assert.Equal(CmdletTypes.Select(CmdletName).Order(), exported);
-        Assert.Equal(14, exported.Count);
+        Assert.Equal(22, exported.Count);
         Assert.Equal(exported, _pwsh.Run("Get-Command -Module execd | ForEach-Object Name").Lines.Order());
     }
 

@@ -47,6 +47,9 @@ public sealed class ExecdException : Exception
         var (id, category) = (s, code) switch
         {
             (_, "CONTEXT_NOT_FOUND") => ("ExecdSessionNotFound", ErrorCategory.ObjectNotFound),
+            (_, "FILE_NOT_FOUND") => ("ExecdItemNotFound", ErrorCategory.ObjectNotFound),
+            (416, _) => ("ExecdRangeNotSatisfiable", ErrorCategory.InvalidArgument),
+            (_, "INVALID_FILE" or "INVALID_FILE_METADATA" or "INVALID_FILE_CONTENT") => ("ExecdInvalidFile", ErrorCategory.InvalidArgument),
             (404, _) => ("ExecdNotFound", ErrorCategory.ObjectNotFound),
             (409, _) => ("ExecdNotRunning", ErrorCategory.InvalidOperation),
             (_, "MISSING_QUERY") => ("ExecdMissingQuery", ErrorCategory.InvalidArgument),

@@ -49,6 +49,24 @@ public abstract class ExecdCmdletCore : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>Like <see cref="Wait{T}"/>, calling <paramref name="tick"/> on the pipeline thread every 250 ms until the call ends (for Write-Progress).</summary>
+    internal void Wait(Func<CancellationToken, Task> call, Action tick)
+    {
+        try
+        {
+            var task = call(Cancel);
+            while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(250)))
+            {
+                tick();
+            }
+            task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (Cancel.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
     internal void Wait(Func<CancellationToken, Task> call) => Wait(async c =>
     {
         await call(c).ConfigureAwait(false);
