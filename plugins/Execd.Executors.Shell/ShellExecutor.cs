@@ -12,6 +12,7 @@ namespace Execd.Executors.Shell;
 internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExecutor
 {
     private const int BufferSize = 64 * 1024;
+    private const int LargeBufferSize = 1024 * 1024;
 
     /// <summary>How long a TERM-ed group gets before KILL.</summary>
     internal static TimeSpan KillGrace { get; set; } = TimeSpan.FromSeconds(2);
@@ -71,7 +72,8 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
 
     private static async Task PumpAsync(Stream pipe, OutputStream stream, IOutputWriter output, CancellationToken cancel)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        var size = BufferSize;
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
         try
         {
             while (true)
@@ -79,7 +81,7 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
                 int n;
                 try
                 {
-                    n = await pipe.ReadAsync(buffer.AsMemory(0, BufferSize), cancel).ConfigureAwait(false);
+                    n = await pipe.ReadAsync(buffer.AsMemory(0, size), cancel).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -90,11 +92,31 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
                     return;
                 }
                 await output.WriteAsync(stream, buffer.AsMemory(0, n), CancellationToken.None).ConfigureAwait(false);
+                if (n == size && size == BufferSize)
+                {
+                    // A full read: a bulk producer. Each read costs the daemon two wake-ups (poll, then the read on
+                    // the thread pool), and on a busy machine each waits for a time slice; with the default 64 KiB
+                    // pipe that capped bulk output far below a plain `cat`. A larger pipe and buffer move more per
+                    // wake-up; commands with little output keep the small buffer.
+                    size = LargeBufferSize;
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(size);
+                    GrowPipe(pipe);
+                }
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static void GrowPipe(Stream pipe)
+    {
+        if (pipe is System.IO.Pipes.PipeStream { SafePipeHandle: var handle } && !handle.IsInvalid)
+        {
+            // Best effort: the kernel caps the size (fs.pipe-max-size, per-user pipe limits); failing is harmless.
+            _ = Native.fcntl((int)handle.DangerousGetHandle(), Native.F_SETPIPE_SZ, LargeBufferSize);
         }
     }
 

@@ -116,14 +116,14 @@ internal sealed class MemoryStorageProvider(long budgetBytes, int priority) : IO
                     var size = index == 0 ? Math.Min(BlockSize, Math.Max(MinBlock, (int)BitOperations.RoundUpToPowerOf2((uint)data.Length))) : BlockSize;
                     provider.Reserve(size);
                     _capacity += size;
-                    _blocks.Add(new byte[size]);
+                    _blocks.Add(NewBlock(size));
                 }
                 else if (index == 0 && _blocks[0].Length < BlockSize && inBlock + data.Length > _blocks[0].Length)
                 {
                     var size = Math.Min(BlockSize, (int)BitOperations.RoundUpToPowerOf2((uint)(inBlock + data.Length)));
                     provider.Reserve(size - _blocks[0].Length);
                     _capacity += size - _blocks[0].Length;
-                    var grown = new byte[size];
+                    var grown = NewBlock(size);
                     _blocks[0].AsSpan(0, inBlock).CopyTo(grown);
                     _blocks[0] = grown;
                 }
@@ -133,6 +133,14 @@ internal sealed class MemoryStorageProvider(long budgetBytes, int priority) : IO
                 data = data[n..];
             }
         }
+
+        /// <summary>
+        /// Full blocks live on the pinned object heap: a long output keeps hundreds of them alive, and on the
+        /// small-object heap every gen0/gen1 collection would copy them again (background output into memory ran
+        /// at a fraction of a plain file write). Uninitialized: only the first <see cref="_length"/> bytes are read.
+        /// </summary>
+        private static byte[] NewBlock(int size) =>
+            size == BlockSize ? GC.AllocateUninitializedArray<byte>(size, pinned: true) : new byte[size];
 
         public int Read(long offset, Span<byte> buffer)
         {

@@ -11,12 +11,17 @@ namespace Execd.Benchmarks;
 internal sealed partial class DaemonProcess : IAsyncDisposable
 {
     private readonly Process _process;
+    private readonly string _work;
 
-    private DaemonProcess(Process process, Uri baseAddress)
+    private DaemonProcess(Process process, Uri baseAddress, string work)
     {
         _process = process;
         BaseAddress = baseAddress;
+        _work = work;
     }
+
+    /// <summary>The daemon's own folder (log directory, files and tmpfs directories, cwd, TMPDIR), deleted with it.</summary>
+    public string Work => _work;
 
     public Uri BaseAddress { get; }
     public int Pid => _process.Id;
@@ -28,22 +33,47 @@ internal sealed partial class DaemonProcess : IAsyncDisposable
     private static string Metadata(string key) =>
         typeof(DaemonProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == key).Value!;
 
-    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
-    private static partial Regex Listening();
+    /// <summary>A new folder under the benchmark's output directory, never the machine's /tmp, /var/tmp, $HOME or /dev/shm.</summary>
+    public static string NewWorkFolder()
+    {
+        var work = Path.Combine(AppContext.BaseDirectory, "bench-work", Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(work);
+        return work;
+    }
 
-    /// <summary>Starts the daemon (port 0, loopback) and returns once it printed its address.</summary>
-    public static async Task<DaemonProcess> StartAsync(IEnumerable<string>? extraArgs = null, string logLevel = "6")
+    /// <summary>
+    /// Start info for the daemon that keeps every file it writes inside <paramref name="work"/>: the log directory
+    /// (files provider, first), the rest of the files chain and the tmpfs list (default /dev/shm, $HOME, /var/tmp, /tmp)
+    /// replaced, cwd and TMPDIR there. <paramref name="extraArgs"/> come last, so a section can override a key.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(string work, IEnumerable<string> args)
     {
         var start = new ProcessStartInfo(Binary)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = work,
         };
-        foreach (var a in (string[])["--port", "0", "--host", "127.0.0.1", "--log-level", logLevel, .. extraArgs ?? []])
+        start.Environment["TMPDIR"] = Path.Combine(work, "tmp");
+        Directory.CreateDirectory(Path.Combine(work, "tmp"));
+        foreach (var a in (string[])["--log-dir", Path.Combine(work, "logs"),
+            "--config", "Storage:Files:Directories=" + Path.Combine(work, "files"),
+            "--config", "Storage:Tmpfs:Directories=" + Path.Combine(work, "not-tmpfs"), .. args])
         {
             start.ArgumentList.Add(a);
         }
+        return start;
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
+    private static partial Regex Listening();
+
+    /// <summary>Starts the daemon (port 0, loopback) and returns once it printed its address.</summary>
+    public static async Task<DaemonProcess> StartAsync(IEnumerable<string>? extraArgs = null, string logLevel = "6")
+    {
+        var work = NewWorkFolder();
+        var start = StartInfo(work, ["--port", "0", "--host", "127.0.0.1", "--log-level", logLevel, .. extraArgs ?? []]);
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + Binary);
         var address = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
         // The daemon logs every command at the default level: drain both pipes so it never blocks on them.
@@ -61,9 +91,10 @@ internal sealed partial class DaemonProcess : IAsyncDisposable
         if (ready != address.Task)
         {
             process.Kill();
+            DeleteWorkFolder(work);
             throw new InvalidOperationException($"daemon did not start (exited: {process.HasExited})");
         }
-        return new DaemonProcess(process, await address.Task);
+        return new DaemonProcess(process, await address.Task, work);
     }
 
     /// <summary>The daemon's resident memory in MiB, from /proc/&lt;pid&gt;/status.</summary>
@@ -98,6 +129,19 @@ internal sealed partial class DaemonProcess : IAsyncDisposable
             }
         }
         _process.Dispose();
+        DeleteWorkFolder(_work);
+    }
+
+    public static void DeleteWorkFolder(string work)
+    {
+        try
+        {
+            Directory.Delete(work, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A mount point still busy (the storage section's tmpfs): it unmounts it itself.
+        }
     }
 }
 

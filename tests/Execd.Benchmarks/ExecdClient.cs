@@ -145,12 +145,13 @@ internal static class Direct
         return Process.Start(start)!;
     }
 
-    /// <summary><c>bash -c script</c>, stdout read to the end through a pipe.</summary>
-    public static async Task RunAsync(string script)
+    /// <summary><c>bash -c script</c>, stdout read to the end through a pipe; its exit code.</summary>
+    public static async Task<int> RunAsync(string script)
     {
         using var p = Start(script);
         await p.StandardOutput.ReadToEndAsync();
         await p.WaitForExitAsync();
+        return p.ExitCode;
     }
 
     /// <summary>Reads a child's stdout pipe in 64 KiB blocks, counting lines and bytes.</summary>

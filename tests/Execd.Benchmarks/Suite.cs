@@ -19,8 +19,6 @@ internal sealed record Sizes(int RoundTrips, int LatencySamples, int SeqLines, l
 /// </summary>
 internal sealed class Suite(Report report, Sizes sizes)
 {
-    private const string Fg = "foreground";
-
     /// <summary>A line of exactly <paramref name="width"/> bytes including the newline, repeated up to <paramref name="total"/> bytes.</summary>
     private static string Lines(int width, long total) => $"yes \"$(printf '%0{width - 1}d' 0)\" 2>/dev/null | head -n {total / width}";
 
@@ -35,6 +33,7 @@ internal sealed class Suite(Report report, Sizes sizes)
         ("startup", StartupAsync),
         ("session", SessionAsync),
         ("powershell", PowerShellAsync),
+        ("files", FilesAsync),
     ];
 
     private async Task RoundTripAsync()
@@ -127,69 +126,85 @@ internal sealed class Suite(Report report, Sizes sizes)
         }
     }
 
-    /// <summary>Each provider listed by GET /admin/storage, forced by configuration, vs <c>cat &gt; file</c>.</summary>
+    /// <summary>
+    /// Background output into each kind of provider (files, tmpfs, memory), each forced by configuration and
+    /// proven by the status's <c>output_provider</c>, vs <c>… | cat &gt; file</c> in the same folder. The tmpfs
+    /// is mounted by the benchmark inside its own work folder (never the real /dev/shm) and unmounted after.
+    /// </summary>
     private async Task BackgroundStorageAsync()
     {
-        var work = Path.Combine(AppContext.BaseDirectory, "bench-data");
-        Directory.CreateDirectory(work);
+        var work = DaemonProcess.NewWorkFolder();
+        var mount = Path.Combine(work, "tmpfs");
+        Directory.CreateDirectory(mount);
+        var mounted = await Direct.RunAsync($"mount -t tmpfs -o size=1200m tmpfs '{mount}'") == 0;
         try
         {
             var script = Lines(1000, sizes.StoredBytes);
             var storedBytes = sizes.StoredBytes / 1000 * 1000;
-            List<string> providers;
-            await using (var probe = await DaemonProcess.StartAsync())
+            (string Kind, string[] Config)[] kinds =
+            [
+                ("files", []),
+                ("tmpfs", ["--config", $"Storage:Tmpfs:Directories={mount}", "--config", "Storage:Tmpfs:Priority=1",
+                    "--config", $"Storage:Tmpfs:BudgetBytes={2 * sizes.StoredBytes}"]),
+                ("memory", ["--config", "Storage:Memory:Priority=1", "--config", $"Storage:Memory:BudgetBytes={2 * sizes.StoredBytes}"]),
+            ];
+            foreach (var (kind, config) in kinds)
             {
-                using var client = new ExecdClient(probe.BaseAddress);
-                providers = await StorageProvidersAsync(client);
-                if (providers.Count == 0)
+                if (kind == "tmpfs" && !mounted)
                 {
-                    report.Note("storage: GET /admin/storage is not in this build; measured the default provider (whatever status reports as output_provider)");
-                    providers.Add("");
+                    report.Note("storage: could not mount a tmpfs (not root?); no tmpfs numbers");
+                    continue;
                 }
-            }
-            foreach (var provider in providers)
-            {
-                string[] config = provider.Length == 0 ? [] : ["--config", $"Storage:{provider}:Priority=-1000000", "--log-dir", Path.Combine(work, "logs")];
-                await using var daemon = await DaemonProcess.StartAsync(config);
+                await using var daemon = await DaemonProcess.StartAsync(["--config", "Storage:Output:MaxBytesPerCommand=0", .. config]);
                 using var client = new ExecdClient(daemon.BaseAddress);
+                await WaitForTopProviderAsync(client, kind);
+                // Warm-up (JIT of the write path), so the number is the steady state.
+                await BackgroundAsync(client, Lines(1000, 4L << 20));
                 var (elapsed, status) = await BackgroundAsync(client, script);
                 var used = (string?)status?["output_provider"] ?? "?";
                 var stored = (long?)status?["output_bytes"] ?? -1;
-                var file = Path.Combine(work, "out.txt");
+                // The baseline writes where the provider writes (tmpfs for tmpfs, the work folder's disk otherwise).
+                var file = Path.Combine(kind == "tmpfs" ? mount : work, "out.txt");
                 var sw = Stopwatch.StartNew();
                 await Direct.RunAsync($"{script} | cat > '{file}'");
                 var direct = sw.Elapsed.TotalSeconds;
                 File.Delete(file);
                 var mbs = storedBytes / 1048576.0 / elapsed;
                 var baseline = storedBytes / 1048576.0 / direct;
-                report.Add(new Row("background storage", $"{sizes.StoredBytes >> 20} MiB background output into `{used}` MiB/s (baseline `… | cat > file`)",
+                report.Add(new Row("background storage", $"{sizes.StoredBytes >> 20} MiB background output into {kind}, MiB/s (status output_provider `{used.Replace(daemon.Work, "<work>", StringComparison.Ordinal).Replace(work, "<work>", StringComparison.Ordinal)}`; baseline `… | cat > file` on the same file system)",
                     Report.F(mbs, 0), Report.F(baseline, 0), Report.F(mbs / baseline) + "×"));
                 if (stored != storedBytes)
                 {
                     report.Note($"storage `{used}`: status says {stored} bytes stored of {storedBytes}");
                 }
-                if (provider.Length > 0 && !string.Equals(provider, used, StringComparison.OrdinalIgnoreCase))
+                if (!used.StartsWith(kind, StringComparison.Ordinal))
                 {
-                    report.Note($"storage: could not force `{provider}` with Storage:{provider}:Priority; the daemon used `{used}`");
+                    report.Note($"storage: meant to measure `{kind}` but the daemon used `{used}`");
                 }
             }
         }
         finally
         {
-            Directory.Delete(work, recursive: true);
+            if (mounted)
+            {
+                await Direct.RunAsync($"umount '{mount}'");
+            }
+            DaemonProcess.DeleteWorkFolder(work);
         }
     }
 
-    private static async Task<List<string>> StorageProvidersAsync(ExecdClient client)
+    /// <summary>Waits (bounded) until GET /admin/storage ranks a provider of <paramref name="kind"/> first.</summary>
+    private static async Task WaitForTopProviderAsync(ExecdClient client, string kind)
     {
-        using var response = await client.Http.GetAsync("/admin/storage");
-        if (response.StatusCode != HttpStatusCode.OK)
+        for (var i = 0; i < 200; i++)
         {
-            return [];
+            var node = JsonNode.Parse(await client.Http.GetStringAsync("/admin/storage"));
+            if ((string?)node?["providers"]?[0]?["kind"] == kind)
+            {
+                return;
+            }
+            await Task.Delay(50);
         }
-        var node = JsonNode.Parse(await response.Content.ReadAsStringAsync());
-        var list = node as JsonArray ?? node?["providers"] as JsonArray ?? [];
-        return list.Select(p => p is JsonValue v ? v.ToString() : (string?)p?["name"]).OfType<string>().Distinct().ToList();
     }
 
     /// <summary>Starts a background command and polls its status until it finished: seconds and the final status.</summary>
@@ -291,7 +306,7 @@ internal sealed class Suite(Report report, Sizes sizes)
         var (_, wire, completed) = await client.StreamAsync(ExecdClient.Body(Lines(1024, sizes.HugeBytes)));
         await done.CancelAsync();
         await sampler;
-        report.Add(new Row("memory", $"max VmRSS while one command prints {sizes.HugeBytes >> 20} MiB (streamed, 1 KiB lines), MiB",
+        report.Add(new Row("memory", $"max VmRSS while one command prints {sizes.HugeBytes >> 20} MiB (streamed, 1 KiB lines; default settings: files provider first, per-command cap 256 MiB), MiB",
             Report.F(max, 1), "", "", "bounded", completed ? "" : "incomplete"));
         await Task.Delay(2000);
         report.Add(new Row("memory", "VmRSS after that command, MiB", Report.F(daemon.RssMiB(), 1)));
@@ -305,16 +320,8 @@ internal sealed class Suite(Report report, Sizes sizes)
         for (var i = 0; i < sizes.Starts; i++)
         {
             var port = FreePort();
-            var start = new ProcessStartInfo(DaemonProcess.Binary)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var a in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--host", "127.0.0.1" })
-            {
-                start.ArgumentList.Add(a);
-            }
+            var work = DaemonProcess.NewWorkFolder();
+            var start = DaemonProcess.StartInfo(work, ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--host", "127.0.0.1"]);
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };
             var sw = Stopwatch.StartNew();
             using var process = Process.Start(start)!;
@@ -350,6 +357,7 @@ internal sealed class Suite(Report report, Sizes sizes)
             {
                 process.Kill();
                 await process.WaitForExitAsync();
+                DaemonProcess.DeleteWorkFolder(work);
             }
         }
         report.Add(new Row("start-up", $"process start → first 200 from /ping, median ms ({times.Count} launches; {loaded})",
@@ -364,7 +372,7 @@ internal sealed class Suite(Report report, Sizes sizes)
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary><c>echo hi</c> run in a session vs as a foreground command, when the daemon has sessions.</summary>
+    /// <summary><c>true</c> run in a session (created once) vs as a foreground command, when the daemon has sessions.</summary>
     private async Task SessionAsync()
     {
         await using var daemon = await DaemonProcess.StartAsync();
@@ -376,8 +384,8 @@ internal sealed class Suite(Report report, Sizes sizes)
             return;
         }
         var id = (string)JsonNode.Parse(created)!["session_id"]!;
-        var run = JsonSerializer.Serialize(new { command = "echo hi" });
-        await Compare(client, "session run", ("session", $"/session/{id}/run", run), (Fg, "/command", ExecdClient.Body("echo hi")));
+        var run = JsonSerializer.Serialize(new { command = "true" });
+        await Compare(client, "session run", ("session `true`", $"/session/{id}/run", run), ("foreground `true`", "/command", ExecdClient.Body("true")));
         await client.Http.DeleteAsync($"/session/{id}");
     }
 
@@ -386,18 +394,18 @@ internal sealed class Suite(Report report, Sizes sizes)
     {
         await using var daemon = await DaemonProcess.StartAsync();
         using var client = new ExecdClient(daemon.BaseAddress, connections: 1);
-        var ps = ExecdClient.Body("'hi'", executor: "powershell");
+        var ps = ExecdClient.Body("'hi'", executor: "pwsh");
         using (var probe = new HttpRequestMessage(HttpMethod.Post, "/command") { Content = new StringContent(ps) })
         using (var response = await client.Http.SendAsync(probe))
         {
             if (response.StatusCode != HttpStatusCode.OK)
             {
-                report.Note("powershell: no `powershell` executor in this build; no numbers");
+                report.Note($"powershell: the `pwsh` executor answered {(int)response.StatusCode}; no numbers");
                 return;
             }
             await response.Content.ReadAsStringAsync();
         }
-        await Compare(client, "powershell", ("powershell `'hi'`", "/command", ps), ("shell `echo hi`", "/command", ExecdClient.Body("echo hi")));
+        await Compare(client, "powershell", ("pwsh `'hi'`", "/command", ps), ("shell `echo hi`", "/command", ExecdClient.Body("echo hi")));
     }
 
     private async Task Compare(ExecdClient client, string section, (string Label, string Path, string Body) subject, (string Label, string Path, string Body) baseline)
@@ -413,6 +421,59 @@ internal sealed class Suite(Report report, Sizes sizes)
         if (failures > 0)
         {
             report.Note($"{section}: {failures} runs did not complete");
+        }
+    }
+
+    /// <summary>Upload and download of one large file through the daemon vs a local <c>cp</c> of it, and the daemon's memory.</summary>
+    private async Task FilesAsync()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        using var client = new ExecdClient(daemon.BaseAddress, connections: 1);
+        var size = sizes.LargeBytes;
+        var source = Path.Combine(daemon.Work, "source.bin");
+        await Direct.RunAsync($"head -c {size} /dev/urandom > '{source}'");
+        var mib = size / 1048576.0;
+
+        var uploaded = Path.Combine(daemon.Work, "uploaded.bin");
+        var sw = Stopwatch.StartNew();
+        using (var form = new MultipartFormDataContent())
+        await using (var file = File.OpenRead(source))
+        {
+            form.Add(new StringContent(JsonSerializer.Serialize(new { path = uploaded })), "metadata");
+            form.Add(new StreamContent(file, 256 * 1024), "file", "source.bin");
+            using var response = await client.Http.PostAsync("/files/upload", form);
+            if (!response.IsSuccessStatusCode)
+            {
+                report.Note($"files: upload answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                return;
+            }
+        }
+        var upload = mib / sw.Elapsed.TotalSeconds;
+        var rssAfterUpload = daemon.RssMiB();
+
+        var downloaded = Path.Combine(daemon.Work, "downloaded.bin");
+        sw.Restart();
+        using (var response = await client.Http.GetAsync("/files/download?path=" + Uri.EscapeDataString(uploaded), HttpCompletionOption.ResponseHeadersRead))
+        await using (var target = File.Create(downloaded))
+        {
+            response.EnsureSuccessStatusCode();
+            await response.Content.CopyToAsync(target);
+        }
+        var download = mib / sw.Elapsed.TotalSeconds;
+        var rssAfterDownload = daemon.RssMiB();
+
+        var copy = Path.Combine(daemon.Work, "copy.bin");
+        sw.Restart();
+        await Direct.RunAsync($"cp '{source}' '{copy}'");
+        var cp = mib / sw.Elapsed.TotalSeconds;
+
+        var same = await Direct.RunAsync($"cmp -s '{source}' '{uploaded}' && cmp -s '{source}' '{downloaded}'") == 0;
+        report.Add(new Row("files", $"upload of {size >> 20} MiB (multipart POST /files/upload), MiB/s (baseline local `cp`)", Report.F(upload, 0), Report.F(cp, 0), Report.F(upload / cp) + "×"));
+        report.Add(new Row("files", $"download of {size >> 20} MiB (GET /files/download), MiB/s (baseline local `cp`)", Report.F(download, 0), Report.F(cp, 0), Report.F(download / cp) + "×"));
+        report.Add(new Row("files", "daemon VmRSS after upload / after download, MiB", $"{Report.F(rssAfterUpload, 1)} / {Report.F(rssAfterDownload, 1)}"));
+        if (!same)
+        {
+            report.Note("files: the uploaded or downloaded file differs from the source");
         }
     }
 }

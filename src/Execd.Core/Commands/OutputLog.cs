@@ -33,6 +33,7 @@ public readonly record struct OutputChunk(OutputStream Stream, ReadOnlyMemory<by
 public sealed class OutputLog : IOutputWriter
 {
     private const int CopyBlock = 64 * 1024;
+    private const int LiveChunk = 64 * 1024;
     private static readonly TimeSpan RetryOpenEvery = TimeSpan.FromSeconds(1);
     private readonly string _commandId;
     private readonly StorageRanking _storage;
@@ -160,16 +161,23 @@ public sealed class OutputLog : IOutputWriter
         {
             return;
         }
-        var chunk = new OutputChunk(stream, data.ToArray());
-        foreach (var reader in readers)
+        // Readers get copies of at most LiveChunk bytes: a bulk writer hands over up to 1 MiB at a time, and
+        // copies that large would each be a large-object-heap allocation (collected only with gen2).
+        while (!data.IsEmpty)
         {
-            try
+            var piece = data[..Math.Min(LiveChunk, data.Length)];
+            data = data[piece.Length..];
+            var chunk = new OutputChunk(stream, piece.ToArray());
+            foreach (var reader in readers)
             {
-                await reader.Writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ChannelClosedException)
-            {
-                // The reader left; the bytes are in storage anyway.
+                try
+                {
+                    await reader.Writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                }
+                catch (ChannelClosedException)
+                {
+                    // The reader left; the bytes are in storage anyway.
+                }
             }
         }
     }
