@@ -17,6 +17,13 @@ public sealed class JsSdkTests(ITestOutputHelper output) : IAsyncLifetime
         NodeSuite.AssertPassed(await NodeSuite.RunAsync("commands.test.mjs", _daemon, Token, output), output);
 
     [Fact]
+    public async Task FilesystemSuite_OfficialJsSdk_AllPass()
+    {
+        using var dir = TestPaths.NewDirectory("interop-files");
+        NodeSuite.AssertPassed(await NodeSuite.RunAsync("files.test.mjs", _daemon, Token, output, dir.Path), output);
+    }
+
+    [Fact]
     public async Task SessionsSuite_OfficialJsSdk_AllPass() =>
         NodeSuite.AssertPassed(await NodeSuite.RunAsync("sessions.test.mjs", _daemon, Token, output), output);
 }

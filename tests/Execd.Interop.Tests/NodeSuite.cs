@@ -14,7 +14,8 @@ internal static class NodeSuite
 
     public static string Directory => Path.Combine(TestPaths.Root, "tests", "Interop");
 
-    public static async Task<(int ExitCode, string Output)> RunAsync(string file, Daemon daemon, string? token, ITestOutputHelper output)
+    /// <summary>Runs one node test file against <paramref name="daemon"/>; <paramref name="workDir"/> (a test-owned directory) is passed as EXECD_INTEROP_DIR.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(string file, Daemon daemon, string? token, ITestOutputHelper output, string? workDir = null)
     {
         await EnsureInstalledAsync(output);
         var env = new Dictionary<string, string>
@@ -22,6 +23,10 @@ internal static class NodeSuite
             ["EXECD_INTEROP_URL"] = daemon.BaseAddress.ToString().TrimEnd('/'),
             ["NO_COLOR"] = "1",
         };
+        if (workDir is not null)
+        {
+            env["EXECD_INTEROP_DIR"] = workDir;
+        }
         if (token is not null)
         {
             env["EXECD_INTEROP_TOKEN"] = token;
