@@ -35,7 +35,9 @@ fi
 # (the daemon's first storage directory; --log-dir still wins). If none works, the daemon falls back by itself.
 prepare_log_dir() {
   [ -n "$1" ] || return 1
-  mkdir -p "$1" 2>/dev/null && chmod 700 "$1" 2>/dev/null || return 1
+  # -m gives a new directory its mode without needing chmod; an existing one is tightened if chmod is there.
+  mkdir -p -m 700 "$1" 2>/dev/null || return 1
+  chmod 700 "$1" 2>/dev/null || true
   probe="$1/.bootstrap-probe.$$"
   ( : > "$probe" ) 2>/dev/null && rm -f "$probe"
 }

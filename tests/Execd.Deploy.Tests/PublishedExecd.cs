@@ -14,7 +14,7 @@ public sealed class PublishedExecd : IAsyncLifetime
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromMinutes(15);
 
     // What the daemon, bootstrap.sh and the tests' shell commands need; nothing from the .NET install.
-    private static readonly string[] RequiredTools = ["bash", "sh", "env", "setsid", "sleep", "cat", "mkdir", "touch", "dirname", "rm", "curl"];
+    private static readonly string[] RequiredTools = ["bash", "sh", "env", "setsid", "sleep", "cat", "mkdir", "chmod", "touch", "dirname", "rm", "curl"];
     private static readonly string[] OptionalTools = ["setpriv"];
     private static readonly string[] ToolDirs = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
