@@ -16,6 +16,20 @@ public static partial class CommandsApi
     [GeneratedRegex("^[A-Za-z0-9_-]{1,128}$")]
     private static partial Regex IdPattern();
 
+    /// <summary>
+    /// The one lookup of a command id for status, logs and interrupt: a malformed id (path characters) is 400, an
+    /// unknown one 404; null when found.
+    /// </summary>
+    private static IResult? Find(string id, CommandService commands, string notFound, out CommandRecord record)
+    {
+        record = null!;
+        if (!IdPattern().IsMatch(id))
+        {
+            return ApiError.Of(400, ApiError.InvalidRequestBody, "invalid command id");
+        }
+        return commands.TryGet(id, out record) ? null : ApiError.Of(404, ApiError.InvalidRequestBody, notFound);
+    }
+
     public static IEndpointRouteBuilder MapCommands(this IEndpointRouteBuilder app)
     {
         app.MapPost("/command", RunAsync);
@@ -92,13 +106,9 @@ public static partial class CommandsApi
         {
             return ApiError.Of(400, ApiError.MissingQuery, "missing query parameter 'id'");
         }
-        if (!IdPattern().IsMatch(id))
+        if (Find(id, commands, $"error interruptting code context. no such command: {id}", out var record) is { } error)
         {
-            return ApiError.Of(400, ApiError.InvalidRequestBody, "invalid command id");
-        }
-        if (!commands.TryGet(id, out var record))
-        {
-            return ApiError.Of(404, ApiError.InvalidRequestBody, $"error interruptting code context. no such command: {id}");
+            return error;
         }
         if (!record.Running)
         {
@@ -113,13 +123,9 @@ public static partial class CommandsApi
 
     private static IResult Status(string id, CommandService commands)
     {
-        if (!IdPattern().IsMatch(id))
+        if (Find(id, commands, $"command not found: {id}", out var r) is { } error)
         {
-            return ApiError.Of(400, ApiError.InvalidRequestBody, "invalid command id");
-        }
-        if (!commands.TryGet(id, out var r))
-        {
-            return ApiError.Of(404, ApiError.InvalidRequestBody, $"command not found: {id}");
+            return error;
         }
         var exit = r.Exit;
         var providers = r.Log.ProviderHistory;
@@ -145,13 +151,9 @@ public static partial class CommandsApi
 
     private static async Task<IResult> LogsAsync(string id, HttpContext http, CommandService commands)
     {
-        if (!IdPattern().IsMatch(id))
+        if (Find(id, commands, $"command not found: {id}", out var record) is { } error)
         {
-            return ApiError.Of(400, ApiError.InvalidRequestBody, "invalid command id");
-        }
-        if (!commands.TryGet(id, out var record))
-        {
-            return ApiError.Of(404, ApiError.InvalidRequestBody, $"command not found: {id}");
+            return error;
         }
         // Absent or non-numeric cursor means 0, as upstream; a negative one is an error.
         _ = long.TryParse(http.Request.Query["cursor"].ToString(), out var cursor);
