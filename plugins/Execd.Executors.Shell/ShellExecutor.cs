@@ -173,7 +173,7 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
 
     private static ProcessStartInfo BuildStartInfo(CommandSpec spec)
     {
-        var shell = Which("bash", spec) ?? Which("sh", spec) ?? "sh";
+        var shell = Which("bash") ?? Which("sh") ?? "sh";
         var psi = new ProcessStartInfo
         {
             UseShellExecute = false,
@@ -233,7 +233,7 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
     }
 
     /// <summary>Finds a program on the daemon's own PATH (as upstream: the request's PATH does not count).</summary>
-    private static string? Which(string program, CommandSpec? _ = null)
+    private static string? Which(string program)
     {
         var path = System.Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
         foreach (var dir in path.Split(':', StringSplitOptions.RemoveEmptyEntries))
