@@ -53,17 +53,25 @@ public static class PluginHost
     private static void LoadOne(PluginInfo info, IServiceCollection services, IConfiguration configuration)
     {
         Assembly assembly;
+        Type[] types;
         try
         {
             var loader = PluginLoader.CreateFromAssemblyFile(info.Path, SharedTypes, c => c.PreferSharedTypes = true);
             assembly = loader.LoadDefaultAssembly();
             info.Version = assembly.GetName().Version?.ToString();
-            // Force type loading now, so a broken assembly fails here and not at the first request.
-            _ = assembly.GetTypes();
+            // Load every type now, so a broken assembly fails here and not at the first request.
+            types = assembly.GetTypes();
         }
         catch (Exception ex)
         {
             info.MarkFailed($"load failed: {Describe(ex)}");
+            return;
+        }
+
+        // Checked before the scan: with its own copy of the contracts a plugin's types match nothing of the host's.
+        if (ReferencesOwnContractCopy(types))
+        {
+            info.MarkFailed("the plugin ships its own copy of Execd.Abstractions; its types cannot match the host's (reference it with Private=false, ExcludeAssets=runtime)");
             return;
         }
 
@@ -77,7 +85,7 @@ public static class PluginHost
                 .As<IOutputStorageProvider>().WithSingletonLifetime()
                 .AddClasses(c => c.AssignableTo<ISessionExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
                 .As<ISessionExecutor>().WithSingletonLifetime());
-            foreach (var type in assembly.GetTypes().Where(t => typeof(IExecdPlugin).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false }))
+            foreach (var type in types.Where(t => typeof(IExecdPlugin).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false }))
             {
                 var registrar = (IExecdPlugin)Activator.CreateInstance(type, nonPublic: true)!;
                 registrar.Register(own, configuration);
@@ -86,12 +94,6 @@ public static class PluginHost
         catch (Exception ex)
         {
             info.MarkFailed($"registration failed: {Describe(ex)}");
-            return;
-        }
-
-        if (ReferencesOwnContractCopy(assembly))
-        {
-            info.MarkFailed("the plugin ships its own copy of Execd.Abstractions; its types cannot match the host's (reference it with Private=false, ExcludeAssets=runtime)");
             return;
         }
 
@@ -130,10 +132,10 @@ public static class PluginHost
             || type.GetGenericTypeDefinition() == typeof(IPostConfigureOptions<>)
             || type.GetGenericTypeDefinition() == typeof(IValidateOptions<>));
 
-    private static bool ReferencesOwnContractCopy(Assembly assembly)
+    private static bool ReferencesOwnContractCopy(Type[] types)
     {
         var hostContracts = typeof(ICommandExecutor).Assembly;
-        return assembly.GetTypes().SelectMany(t => t.GetInterfaces())
+        return types.SelectMany(t => t.GetInterfaces())
             .Any(i => i.FullName is not null && i.Namespace == "Execd" && i.Assembly != hostContracts && i.Assembly.GetName().Name == hostContracts.GetName().Name);
     }
 
