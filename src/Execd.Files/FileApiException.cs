@@ -1,4 +1,4 @@
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>Bad input or a file-system failure with the status and upstream error code the client gets.</summary>
 internal sealed class FileApiException(int status, string code, string message) : Exception(message)

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Execd.Core.Commands;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>Upstream writes modes as octal digits in a decimal number: 755 means 0o755.</summary>
 internal static class FileModes

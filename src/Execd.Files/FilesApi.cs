@@ -3,10 +3,10 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Execd.Core.Commands;
-using Execd.Server.Files;
+using Execd.Core.Http;
 using Microsoft.Net.Http.Headers;
 
-namespace Execd.Server.Api;
+namespace Execd.Files;
 
 /// <summary>
 /// <c>/files*</c> and <c>/directories*</c>: metadata, delete, permissions, move, search, replace, streamed
@@ -99,7 +99,7 @@ public static class FilesApi
             }
         }
         targets.ForEach(File.Delete);
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static async Task<IResult> PermissionsAsync(HttpContext http, UserDatabase users)
@@ -116,7 +116,7 @@ public static class FilesApi
         {
             change.Apply(path);
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static async Task<IResult> MoveAsync(HttpContext http)
@@ -155,7 +155,7 @@ public static class FilesApi
                 File.Move(src, dest, overwrite: false);
             }
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static IResult Search(HttpContext http, UserDatabase users)
@@ -205,7 +205,7 @@ public static class FilesApi
         {
             results[given] = new ReplaceResultDto(await ContentReplacer.ReplaceAsync(file, old, replacement, http.RequestAborted));
         }
-        return verbose ? Json(results, FilesJson.Default.DictionaryStringReplaceResultDto) : ApiError.EmptyOk();
+        return verbose ? Json(results, FilesJson.Default.DictionaryStringReplaceResultDto) : EmptyBody.Ok();
     }
 
     /// <summary>The regular file at <paramref name="full"/>, through links; 404 when missing, 400 for anything else.</summary>
@@ -232,7 +232,7 @@ public static class FilesApi
     {
         var written = await new MultipartUpload(users).RunAsync(http, http.RequestAborted);
         logs.CreateLogger(typeof(FilesApi).FullName!).LogInformation("Uploaded {Count} file(s): {Paths}", written.Count, string.Join(", ", written));
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static async Task<IResult> DownloadAsync(HttpContext http)
@@ -396,7 +396,7 @@ public static class FilesApi
                 change.Apply(path);
             }
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static IResult DeleteDirectories(HttpContext http)
@@ -434,6 +434,6 @@ public static class FilesApi
                 Directory.Delete(path, recursive: true);
             }
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 }

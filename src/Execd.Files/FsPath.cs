@@ -1,4 +1,4 @@
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>Checks a client's path: absolute (or <c>~</c>-relative), never empty, no NUL.</summary>
 internal static class FsPath

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>
 /// The few POSIX calls .NET does not expose: <c>statx</c> without following links (owner, group, mode, type,

@@ -118,7 +118,7 @@ public static partial class CommandsApi
         record.Stop("interrupt");
         // Like upstream, answer once the process group is gone (TERM, then KILL after the grace period).
         await Task.WhenAny(record.Finished, Task.Delay(TimeSpan.FromSeconds(5), http.RequestAborted));
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static IResult Status(string id, CommandService commands)

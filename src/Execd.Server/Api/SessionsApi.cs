@@ -134,7 +134,7 @@ public static class SessionsApi
             logger.LogInformation("Rejected DELETE /session/{Id}: no such session", id);
             return NotFound(sessions, id, "");
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static IResult NotFound(SessionService sessions, string id, string prefix) =>

@@ -2,6 +2,7 @@ using System.Net;
 using Execd.Core.Commands;
 using Execd.Core.Plugins;
 using Execd.Core.Storage;
+using Execd.Files;
 using Execd.Server.Api;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting.Server;
