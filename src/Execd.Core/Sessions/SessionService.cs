@@ -96,48 +96,6 @@ public sealed class SessionService : IAsyncDisposable
     /// <summary>Why <paramref name="id"/> is gone, if it was a session that ended or was deleted recently.</summary>
     public string? EndedReason(string id) => _ended.TryGetValue(id, out var reason) ? reason : null;
 
-    /// <summary>
-    /// Resolves a create request's <c>cwd</c>: expanded with the daemon's environment, made absolute, and
-    /// created (with parents) when missing, as upstream's MkdirAll. Returns an error text instead when
-    /// that is impossible.
-    /// </summary>
-    public (string? Directory, string? Error) ResolveDirectory(string? cwd, IReadOnlyDictionary<string, string> env, bool create)
-    {
-        if (string.IsNullOrEmpty(cwd))
-        {
-            return (null, null);
-        }
-        string path;
-        try
-        {
-            path = Path.GetFullPath(PathExpander.ExpandPath(cwd, env));
-        }
-        catch (ArgumentException ex)
-        {
-            return (null, $"resolve request cwd {cwd}: {ex.Message}");
-        }
-        if (File.Exists(path))
-        {
-            return (null, $"working directory path is not a directory: {cwd}");
-        }
-        if (!Directory.Exists(path))
-        {
-            if (!create)
-            {
-                return (null, $"working directory does not exist: {cwd}: stat {path}: no such file or directory");
-            }
-            try
-            {
-                Directory.CreateDirectory(path);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return (null, $"mkdir {path}: {ex.Message}");
-            }
-        }
-        return (path, null);
-    }
-
     /// <summary>Starts a session's shell and registers it. Throws <see cref="CommandStartException"/> if the shell cannot start.</summary>
     public async Task<SessionEntry> CreateAsync(string? directory, CancellationToken cancellationToken)
     {

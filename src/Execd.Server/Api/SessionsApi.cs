@@ -46,7 +46,7 @@ public static class SessionsApi
             logger.LogInformation("Rejected POST /session: invalid body ({Reason})", ex.Message);
             return ApiError.Of(400, ApiError.InvalidRequestBody, $"error parsing request. {ex.Message}");
         }
-        var (directory, error) = sessions.ResolveDirectory(request?.Cwd, EnvironmentBuilder.ProcessEnvironment(), create: true);
+        var (directory, error) = WorkingDirectory.Resolve(request?.Cwd, EnvironmentBuilder.ProcessEnvironment(), create: true);
         if (error is not null)
         {
             logger.LogInformation("Rejected POST /session: {Reason}", error);
@@ -89,7 +89,7 @@ public static class SessionsApi
             logger.LogInformation("Rejected POST /session/{Id}/run: no such session", id);
             return NotFound(sessions, id, "error running in session. ");
         }
-        var (directory, error) = sessions.ResolveDirectory(request!.Cwd, EnvironmentBuilder.ProcessEnvironment(), create: false);
+        var (directory, error) = WorkingDirectory.Resolve(request!.Cwd, EnvironmentBuilder.ProcessEnvironment());
         if (error is not null)
         {
             logger.LogInformation("Rejected POST /session/{Id}/run: {Reason}", id, error);
@@ -119,6 +119,10 @@ public static class SessionsApi
         if (request.Timeout < 0)
         {
             return "invalid request. Key: 'RunInSessionRequest.Timeout' Error:Field validation for 'Timeout' failed on the 'gte' tag";
+        }
+        if (CommandRequestValidator.TimeoutError(request.Timeout) is { } timeoutError)
+        {
+            return "invalid request. " + timeoutError;
         }
         if (request.Command.Contains('\0', StringComparison.Ordinal))
         {

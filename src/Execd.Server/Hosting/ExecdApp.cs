@@ -7,6 +7,7 @@ using Execd.Server.Api;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace Execd.Server.Hosting;
 
@@ -81,6 +82,10 @@ public static class ExecdApp
         {
             k.Listen(IPAddress.Parse(options.Host), options.Port);
             k.AddServerHeader = false;
+            // Kestrel answers its own 414/431 with an empty body that no middleware can change; with its limits
+            // above ours, RequestLimits answers them in JSON. Only beyond these are Kestrel's empty answers left.
+            k.Limits.MaxRequestLineSize = RequestLimits.KestrelLineBytes;
+            k.Limits.MaxRequestHeadersTotalSize = RequestLimits.KestrelHeaderBytes;
         });
 
         var services = builder.Services;
@@ -88,7 +93,7 @@ public static class ExecdApp
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<EnvironmentBuilder>();
         services.AddSingleton(new UserDatabase());
-        services.AddSingleton<CommandRequests>();
+        services.AddSingleton<CommandRequestValidator>();
         services.AddSingleton<StorageRanking>();
         services.AddSingleton<CommandService>();
         services.AddExecdStorage(builder.Configuration);
@@ -122,15 +127,23 @@ public static class ExecdApp
         app.UseExceptionHandler(error => error.Run(context =>
         {
             var ex = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-            return ApiError.WriteAsync(context, 500, ApiError.RuntimeError, ex?.Message ?? "internal error");
+            // Kestrel's request errors (a body over the 30 MB limit: 413, a malformed body: 400) keep their status.
+            return ex is BadHttpRequestException bad
+                ? ApiError.WriteAsync(context, bad.StatusCode, ApiError.InvalidRequestBody, $"{bad.Message} (limit {RequestLimits.DescribeBody(context)})")
+                : ApiError.WriteAsync(context, 500, ApiError.RuntimeError, ex?.Message ?? "internal error");
         }));
         app.UseStatusCodePages(context =>
         {
             var http = context.HttpContext;
-            return http.Response.StatusCode is 404 or 405
-                ? ApiError.WriteAsync(http, http.Response.StatusCode, ApiError.NotFound, $"no route for {http.Request.Method} {http.Request.Path}")
-                : Task.CompletedTask;
+            return http.Response.StatusCode switch
+            {
+                404 or 405 => ApiError.WriteAsync(http, http.Response.StatusCode, ApiError.NotFound, $"no route for {http.Request.Method} {http.Request.Path}"),
+                >= 400 => ApiError.WriteAsync(http, http.Response.StatusCode, http.Response.StatusCode >= 500 ? ApiError.RuntimeError : ApiError.InvalidRequestBody,
+                    ReasonPhrases.GetReasonPhrase(http.Response.StatusCode)),
+                _ => Task.CompletedTask,
+            };
         });
+        app.UseMiddleware<RequestLimits>();
         if (!string.IsNullOrEmpty(options.AccessToken))
         {
             app.UseMiddleware<AccessTokenMiddleware>(options.AccessToken);
