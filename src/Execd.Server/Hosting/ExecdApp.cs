@@ -50,6 +50,11 @@ public static class ExecdApp
                 return 1;
             }
             app.Logger.LogInformation("execd listening on {Addresses}", string.Join(", ", Addresses(app)));
+            if (cli.FlagsGiven?.Contains("access-token") == true)
+            {
+                app.Logger.LogWarning("--access-token on the command line is readable by every process in /proc/{Pid}/cmdline; " +
+                    "use EXECD_ACCESS_TOKEN or --access-token-file instead", Environment.ProcessId);
+            }
             await app.WaitForShutdownAsync();
         }
         return 0;
@@ -67,6 +72,8 @@ public static class ExecdApp
         var options = new ExecdOptions();
         builder.Configuration.GetSection("Execd").Bind(options);
         options.Validate();
+        // Read: now no child (command, session, in-process PowerShell) may see the token in its environment.
+        EnvironmentBuilder.ScrubDaemonSecrets();
 
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(c =>
