@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace Execd.Executors.BashSession;
 
 /// <summary>How one run in a shell ended.</summary>
-internal enum RunEnd { Completed, ShellExited, Stopped }
+internal enum RunEnd { Completed, ShellExited, Stopped, ProtocolBroken }
 
 /// <summary>
 /// One <c>bash --noprofile --norc -s</c> process in its own process group and kernel session
@@ -27,6 +27,10 @@ internal sealed class ShellProcess : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private volatile RunState? _current;
+    private string? _protocolFds;
+
+    /// <summary>How often a running run's protocol fds are checked.</summary>
+    private static readonly TimeSpan ProtocolCheckInterval = TimeSpan.FromMilliseconds(250);
     private int _disposed;
 
     private ShellProcess(Process process, ILogger logger)
@@ -131,12 +135,25 @@ internal sealed class ShellProcess : IAsyncDisposable
     {
         var token = ShellProtocol.NewToken();
         var run = new RunState(token, output);
+        // Between runs the shell is idle and its private fds are ours: what they are now is what they must stay.
+        _protocolFds ??= ProtocolFds();
         _current = run;
         var write = WriteAsync(ShellProtocol.RunLine(token, command, workingDirectory));
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using (stop.Register(() => stopped.TrySetResult()))
         {
-            var first = await Task.WhenAny(run.Ended, Exited, stopped.Task).ConfigureAwait(false);
+            var first = await Task.WhenAny(run.Ended, Exited, stopped.Task, Task.Delay(ProtocolCheckInterval, CancellationToken.None)).ConfigureAwait(false);
+            // Bounded by the run itself: each turn either ends the run or finds the fds intact.
+            while (first is not null && first != run.Ended && first != Exited && first != stopped.Task)
+            {
+                if (_protocolFds is { } expected && ProtocolFds() is { } now && now != expected)
+                {
+                    _logger.LogInformation("Session shell {Pid}: the run closed or replaced the protocol's descriptors ({Expected} → {Now})", Pid, expected, now);
+                    _current = null;
+                    return (RunEnd.ProtocolBroken, -1);
+                }
+                first = await Task.WhenAny(run.Ended, Exited, stopped.Task, Task.Delay(ProtocolCheckInterval, CancellationToken.None)).ConfigureAwait(false);
+            }
             if (run.Ended.IsCompleted)
             {
                 _current = null;
@@ -152,6 +169,35 @@ internal sealed class ShellProcess : IAsyncDisposable
         }
         _ = write;
         return (RunEnd.Stopped, -1);
+    }
+
+    /// <summary>
+    /// What the shell's protocol fds (<see cref="ShellProtocol.StdoutFd"/>, <see cref="ShellProtocol.StderrFd"/>) are, as
+    /// <c>/proc/PID/fd</c> names them (<c>pipe:[inode]</c>; "closed" when gone), or null when that cannot be read.
+    /// A run that closes or reuses them (<c>exec 250&gt;&amp;-</c>) would never write its end marker: the run is
+    /// ended instead of waiting forever.
+    /// </summary>
+    private string? ProtocolFds()
+    {
+        string Link(int fd)
+        {
+            try
+            {
+                return new FileInfo($"/proc/{Pid}/fd/{fd}").LinkTarget ?? "closed";
+            }
+            catch (IOException)
+            {
+                return "closed";
+            }
+        }
+        try
+        {
+            return Exited.IsCompleted ? null : $"{Link(ShellProtocol.StdoutFd)} {Link(ShellProtocol.StderrFd)}";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

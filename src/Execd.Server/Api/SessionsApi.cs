@@ -18,6 +18,9 @@ public static class SessionsApi
     /// <summary>Extension header of a session run: the run's command id (the <c>init</c> event carries the session id, as upstream).</summary>
     public const string CommandIdHeader = "EXECD-COMMAND-ID";
 
+    /// <summary>Error code of the 429 answered when <c>Execd:Sessions:MaxSessions</c> sessions are live.</summary>
+    public const string SessionLimitReached = "SESSION_LIMIT_REACHED";
+
     /// <summary>Upstream caps a run without a timeout at 24 h.</summary>
     private static readonly TimeSpan DefaultRunTimeout = TimeSpan.FromHours(24);
 
@@ -56,6 +59,11 @@ public static class SessionsApi
         {
             var entry = await sessions.CreateAsync(directory, http.RequestAborted);
             return TypedResults.Json(new CreateSessionResponse(entry.Id), SessionWireJson.Default.CreateSessionResponse, contentType: "application/json; charset=utf-8");
+        }
+        catch (SessionLimitException ex)
+        {
+            logger.LogInformation("Rejected POST /session: {Reason}", ex.Message);
+            return ApiError.Of(429, SessionLimitReached, $"error creating session. {ex.Message}");
         }
         catch (CommandStartException ex)
         {
