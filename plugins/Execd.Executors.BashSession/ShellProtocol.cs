@@ -27,7 +27,10 @@ internal static class ShellProtocol
     public static byte[] RunLine(string token, string command, string? workingDirectory)
     {
         var line = new StringBuilder(command.Length + 512);
-        line.Append("{ __execd_o=$-; \\builtin set +x; __execd_p=; __execd_r=2; [[ $__execd_o != *x* ]] || __execd_p=$'\\\\builtin set -x\\n'; } 2>/dev/null; ");
+        // A leading no-op: after an eval whose text ended in a backslash, bash 5.2 does not recognise a reserved word
+        // (the `{` below) as the next line's first token; a command first restores that. `((1))` because it is an
+        // operator, not a reserved word, and its xtrace line goes into the redirection (a simple command's would not).
+        line.Append("((1)) 2>/dev/null; { __execd_o=$-; \\builtin set +x; __execd_p=; __execd_r=2; [[ $__execd_o != *x* ]] || __execd_p=$'\\\\builtin set -x\\n'; } 2>/dev/null; ");
         // Syntax first, in a subshell that parses without running (set -n) with this shell's aliases and options:
         // bash 5.2's parser is left broken (reserved words unrecognised, even heap corruption) after an eval that
         // hits a syntax error, so a text that does not parse is never eval-ed here. It fails like bash -c: exit 2.
