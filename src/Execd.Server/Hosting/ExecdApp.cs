@@ -136,7 +136,7 @@ public static class ExecdApp
             var ex = context.Features.Get<IExceptionHandlerFeature>()?.Error;
             // Kestrel's request errors (a body over the 30 MB limit: 413, a malformed body: 400) keep their status.
             return ex is BadHttpRequestException bad
-                ? ApiError.WriteAsync(context, bad.StatusCode, ApiError.InvalidRequestBody, $"{bad.Message} (limit {RequestLimits.DescribeBody(context)})")
+                ? ApiError.WriteAsync(context, bad.StatusCode, ApiError.InvalidRequestBody, bad.Message)
                 : ApiError.WriteAsync(context, 500, ApiError.RuntimeError, ex?.Message ?? "internal error");
         }));
         app.UseStatusCodePages(context =>

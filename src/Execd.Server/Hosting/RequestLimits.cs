@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Http.Features;
-
 namespace Execd.Server.Hosting;
 
 /// <summary>
@@ -43,8 +41,4 @@ public sealed class RequestLimits(RequestDelegate next)
         }
         return next(context);
     }
-
-    /// <summary>The body limit in force for this request, for the 413's message.</summary>
-    public static string DescribeBody(HttpContext context) =>
-        context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize is { } max ? $"{max} bytes" : "none";
 }
