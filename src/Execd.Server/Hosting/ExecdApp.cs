@@ -28,6 +28,9 @@ public static class ExecdApp
             Console.Error.WriteLine(Cli.Usage());
             return 2;
         }
+        // Every value a secret had at start (a flag and the environment may both hold one), before Build scrubs the environment.
+        var secrets = EnvironmentBuilder.DaemonSecrets.Select(Environment.GetEnvironmentVariable)
+            .Append(cli.Settings.GetValueOrDefault("Execd:AccessToken")).OfType<string>().Where(v => v.Length > 0).Distinct().ToList();
         WebApplication app;
         try
         {
@@ -40,6 +43,24 @@ public static class ExecdApp
         }
         await using (app)
         {
+            if (cli.FlagsGiven?.Contains("access-token") == true)
+            {
+                app.Logger.LogWarning("--access-token on the command line is readable by every process in /proc/{Pid}/cmdline until it is " +
+                    "overwritten; use EXECD_ACCESS_TOKEN or --access-token-file instead", Environment.ProcessId);
+            }
+            foreach (var secret in secrets)
+            {
+                // The flag's value in /proc/PID/cmdline, and EXECD_ACCESS_TOKEN in /proc/PID/environ.
+                var (overwritten, error) = ProcessArgumentScrubber.Overwrite(secret);
+                if (error is not null)
+                {
+                    app.Logger.LogWarning("Could not overwrite the access token in /proc/{Pid}/cmdline and environ: {Error}", Environment.ProcessId, error);
+                }
+                else
+                {
+                    app.Logger.LogDebug("Overwrote the access token in the process's argument and environment blocks ({Count} place(s))", overwritten);
+                }
+            }
             try
             {
                 await app.StartAsync();
@@ -50,11 +71,6 @@ public static class ExecdApp
                 return 1;
             }
             app.Logger.LogInformation("execd listening on {Addresses}", string.Join(", ", Addresses(app)));
-            if (cli.FlagsGiven?.Contains("access-token") == true)
-            {
-                app.Logger.LogWarning("--access-token on the command line is readable by every process in /proc/{Pid}/cmdline; " +
-                    "use EXECD_ACCESS_TOKEN or --access-token-file instead", Environment.ProcessId);
-            }
             await app.WaitForShutdownAsync();
         }
         return 0;
