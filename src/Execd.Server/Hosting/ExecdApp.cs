@@ -175,6 +175,7 @@ public static class ExecdApp
         app.MapCommands();
         app.MapMetrics();
         app.MapStorage();
+        app.MapHealth();
         app.MapFiles();
         app.MapSessions();
         return app;
