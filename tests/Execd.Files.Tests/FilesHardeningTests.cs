@@ -127,4 +127,28 @@ public sealed class FilesHardeningTests : IAsyncLifetime
         Assert.Null(new FileInfo(uploadLink).LinkTarget);
         Assert.Equal("uploaded", File.ReadAllText(uploadLink));
     }
+
+    [Theory]
+    [InlineData("4294967295", null)]
+    [InlineData(null, "4294967295")]
+    [InlineData("2147483648", null)]
+    public async Task Permissions_NumericOwnerOrGroupBeyondInt32_Is400(string? owner, string? group)
+    {
+        var file = _dir.Combine("ids.txt");
+        File.WriteAllText(file, "x");
+        var dto = new JsonObject();
+        if (owner is not null)
+        {
+            dto["owner"] = owner;
+        }
+        if (group is not null)
+        {
+            dto["group"] = group;
+        }
+
+        using var response = await Client.PostAsync("/files/permissions", JsonBody(new JsonObject { [file] = dto }.ToJsonString()));
+
+        Assert.True(400 == (int)response.StatusCode, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        Assert.Contains("unknown", (await ErrorOf(response)).Message);
+    }
 }
