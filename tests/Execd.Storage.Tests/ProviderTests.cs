@@ -67,7 +67,7 @@ public sealed class FilesProviderTests : StorageProviderConformance
         Assert.Contains("deleted", error.Message);
     }
 
-    [Fact]
+    [RootFact("bind-mounts a directory read-only")]
     public async Task Health_ReadOnlyMount_FailsSayingReadOnly()
     {
         _ = Provider;
@@ -80,7 +80,7 @@ public sealed class FilesProviderTests : StorageProviderConformance
         Assert.ThrowsAny<IOException>(() => Provider.Open("ro"));
     }
 
-    [Fact]
+    [RootFact("mounts a small tmpfs")]
     public async Task Health_FreeSpaceBelowThreshold_IsDegraded()
     {
         using var mount = Mount.Tmpfs(Dir.Combine("small"), "1m");

@@ -44,7 +44,7 @@ public sealed class StorageApiTests : IDisposable
         Assert.Single(Directory.GetFiles(_dir.Combine("a"), id + ".*"));
     }
 
-    [Fact]
+    [RootFact("mounts a tmpfs")]
     public async Task Healthz_EveryProviderHealthy_Is200Healthy()
     {
         using var shm = Mount.Tmpfs(_dir.Combine("shm"), "8m");
