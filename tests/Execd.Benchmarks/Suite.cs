@@ -144,9 +144,9 @@ internal sealed class Suite(Report report, Sizes sizes)
             (string Kind, string[] Config)[] kinds =
             [
                 ("files", []),
-                ("tmpfs", ["--config", $"Storage:Tmpfs:Directories={mount}", "--config", "Storage:Tmpfs:Priority=1",
+                ("tmpfs", ["--config", $"Storage:Tmpfs:Directories={mount}", "--config", "Storage:Priorities:tmpfs=1",
                     "--config", $"Storage:Tmpfs:BudgetBytes={2 * sizes.StoredBytes}"]),
-                ("memory", ["--config", "Storage:Memory:Priority=1", "--config", $"Storage:Memory:BudgetBytes={2 * sizes.StoredBytes}"]),
+                ("memory", ["--config", "Storage:Priorities:memory=1", "--config", $"Storage:Memory:BudgetBytes={2 * sizes.StoredBytes}"]),
             ];
             foreach (var (kind, config) in kinds)
             {

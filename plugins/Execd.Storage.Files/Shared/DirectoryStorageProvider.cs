@@ -19,14 +19,12 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider
 
     /// <param name="kind"><c>files</c> or <c>tmpfs</c>.</param>
     /// <param name="directory">Absolute directory.</param>
-    /// <param name="priority">Rank among providers of equal health.</param>
     /// <param name="options">Mode, budget, deletion check interval.</param>
     /// <param name="openGuard">Returns why a sink must not be opened in the directory now (e.g. not a tmpfs), or null.</param>
-    public DirectoryStorageProvider(string kind, string directory, int priority, DirectoryProviderOptions options, Func<string, string?>? openGuard = null)
+    public DirectoryStorageProvider(string kind, string directory, DirectoryProviderOptions options, Func<string, string?>? openGuard = null)
     {
         Kind = kind;
         Location = directory;
-        Priority = priority;
         _options = options;
         _openGuard = openGuard;
     }
@@ -34,7 +32,6 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider
     public string Name => $"{Kind}:{Location}";
     public string Kind { get; }
     public string Location { get; }
-    public int Priority { get; }
     public DirectoryProviderOptions Options => _options;
     public long BudgetBytes => _options.BudgetBytes;
     public long BytesHeld => Interlocked.Read(ref _held);

@@ -36,12 +36,19 @@ public static class PluginHost
             {
                 var name = System.IO.Path.GetFileName(folder);
                 var dll = System.IO.Path.Combine(folder, name + ".dll");
-                if (!File.Exists(dll))
+                if (name.StartsWith('.'))
                 {
-                    continue; // not a plugin folder (e.g. a data directory); nothing to report
+                    continue; // hidden (an editor's or a copy tool's folder): never a plugin
                 }
                 var info = new PluginInfo(name, dll);
                 plugins.Add(info);
+                if (!File.Exists(dll))
+                {
+                    // A half-copied or misnamed plugin: the operator meant a plugin here, so say what is missing.
+                    var found = System.IO.Directory.GetFiles(folder, "*.dll").Select(System.IO.Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+                    info.MarkFailed($"no {name}.dll in plugins/{name}/ (a plugin folder holds <Name>/<Name>.dll; found {(found.Count == 0 ? "no .dll" : string.Join(", ", found))})");
+                    continue;
+                }
                 LoadOne(info, services, configuration);
             }
         }
@@ -59,6 +66,17 @@ public static class PluginHost
             var loader = PluginLoader.CreateFromAssemblyFile(info.Path, SharedTypes, c => c.PreferSharedTypes = true);
             assembly = loader.LoadDefaultAssembly();
             info.Version = assembly.GetName().Version?.ToString();
+            // Checked from metadata before any type is loaded: another major version of the contract would only
+            // surface as an unhelpful type-load error. (No reference at all ends as "contributes nothing" below.)
+            if (ContractVersion.BuiltAgainst(assembly) is { } builtAgainst)
+            {
+                info.ContractVersion = builtAgainst.ToString();
+                if (ContractVersion.Incompatibility(builtAgainst, ContractVersion.Host) is { } incompatible)
+                {
+                    info.MarkFailed(incompatible);
+                    return;
+                }
+            }
             // Load every type now, so a broken assembly fails here and not at the first request.
             types = assembly.GetTypes();
         }
