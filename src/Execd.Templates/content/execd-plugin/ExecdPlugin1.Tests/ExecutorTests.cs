@@ -10,7 +10,7 @@ public sealed class ExecutorTests
     public async Task Execute_WritesEachLineReversedOnStdout_AndExitsZero()
     {
         var context = new RecordingContext();
-        var executor = new ExecdPlugin1Executor(NullLogger<ExecdPlugin1Executor>.Instance);
+        var executor = new Executor(NullLogger<Executor>.Instance);
 
         var exit = await executor.ExecuteAsync(new CommandSpec { Id = new string('a', 32), Command = "abc\nxy" }, context, CancellationToken.None);
 
@@ -23,7 +23,7 @@ public sealed class ExecutorTests
     {
         var context = new RecordingContext();
 
-        var exit = await new ExecdPlugin1Executor(NullLogger<ExecdPlugin1Executor>.Instance)
+        var exit = await new Executor(NullLogger<Executor>.Instance)
             .ExecuteAsync(new CommandSpec { Id = new string('b', 32), Command = "" }, context, CancellationToken.None);
 
         Assert.Equal(1, exit.ExitCode);

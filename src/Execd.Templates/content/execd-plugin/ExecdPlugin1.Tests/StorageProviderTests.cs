@@ -8,14 +8,17 @@ public sealed class StorageProviderTests : StorageProviderConformance
 {
     private string Store => Dir.Combine("store");
 
-    protected override IExecdPlugin CreatePlugin() => new ExecdPlugin1Plugin();
+    protected override IExecdPlugin CreatePlugin() => new StoragePlugin();
 
-    protected override Dictionary<string, string?> Settings() => new() { [$"{ExecdPlugin1Plugin.Section}:Directory"] = Store };
+    protected override Dictionary<string, string?> Settings() => new() { [$"{StoragePlugin.Section}:Directory"] = Store };
 
     // A regular file where the directory was: nothing can be stored there any more, not even by root.
     protected override void Break(IOutputStorageProvider provider)
     {
-        Directory.Delete(Store, recursive: true);
+        if (Directory.Exists(Store))
+        {
+            Directory.Delete(Store, recursive: true);
+        }
         File.WriteAllText(Store, "not a directory");
     }
 }

@@ -1,3 +1,4 @@
+using Execd;
 using System.Text;
 using Microsoft.Extensions.Logging;
 
@@ -9,7 +10,7 @@ namespace ExecdPlugin1;
 /// the body with your own. Found by the daemon's scan (no registrar needed); constructor parameters are resolved
 /// from the daemon's services (loggers, options, TimeProvider, IConfiguration).
 /// </summary>
-internal sealed class ExecdPlugin1Executor(ILogger<ExecdPlugin1Executor> logger) : ICommandExecutor
+internal sealed class Executor(ILogger<Executor> logger) : ICommandExecutor
 {
     public string Name => "execdplugin1";
 

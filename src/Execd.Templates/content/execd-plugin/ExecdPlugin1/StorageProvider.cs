@@ -1,3 +1,4 @@
+using Execd;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -11,18 +12,18 @@ namespace ExecdPlugin1;
 /// working directory). Where the provider ranks is the daemon's configuration: <c>Storage:Priorities:execdplugin1</c>
 /// (default 500: after files and tmpfs, before memory).
 /// </summary>
-internal sealed class ExecdPlugin1Plugin : IExecdPlugin
+internal sealed class StoragePlugin : IExecdPlugin
 {
     public const string Section = "ExecdPlugin1";
 
     public void Register(IServiceCollection services, IConfiguration configuration)
     {
         var directory = configuration[$"{Section}:Directory"] is { Length: > 0 } configured ? configured : ".execdplugin1";
-        var provider = new ExecdPlugin1StorageProvider(Path.GetFullPath(directory));
+        var provider = new DirectoryStorageProvider(Path.GetFullPath(directory));
         services.AddSingleton(provider);
         services.AddSingleton<IOutputStorageProvider>(provider);
         // Named like the provider and tagged "storage": the daemon ranks the provider by this check.
-        services.AddHealthChecks().AddCheck<ExecdPlugin1HealthCheck>(provider.Name, HealthStatus.Unhealthy, [StorageHealth.Tag]);
+        services.AddHealthChecks().AddCheck<DirectoryHealthCheck>(provider.Name, HealthStatus.Unhealthy, [StorageHealth.Tag]);
     }
 }
 
@@ -30,8 +31,8 @@ internal sealed class ExecdPlugin1Plugin : IExecdPlugin
 /// Stores each command's output as one file in a directory. Every member throws when it cannot do its job (the
 /// daemon then moves the output to the next provider): a deleted file or directory is never written silently.
 /// </summary>
-[RegisteredByPlugin] // registered by ExecdPlugin1Plugin with its directory, not by the daemon's scan
-internal sealed class ExecdPlugin1StorageProvider(string directory) : IOutputStorageProvider
+[RegisteredByPlugin] // registered by StoragePlugin with its directory, not by the daemon's scan
+internal sealed class DirectoryStorageProvider(string directory) : IOutputStorageProvider
 {
     private long _held;
     private int _sinks;
@@ -70,7 +71,7 @@ internal sealed class ExecdPlugin1StorageProvider(string directory) : IOutputSto
         }
     }
 
-    private sealed class Sink(ExecdPlugin1StorageProvider provider, string path) : IOutputSink
+    private sealed class Sink(DirectoryStorageProvider provider, string path) : IOutputSink
     {
         private readonly FileStream _file = new(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         private bool _deleted;
@@ -113,7 +114,7 @@ internal sealed class ExecdPlugin1StorageProvider(string directory) : IOutputSto
 }
 
 /// <summary>Healthy while a probe file can be written, with the free bytes; else the registration's failure status and why.</summary>
-internal sealed class ExecdPlugin1HealthCheck(ExecdPlugin1StorageProvider provider, ILogger<ExecdPlugin1HealthCheck> logger) : IHealthCheck
+internal sealed class DirectoryHealthCheck(DirectoryStorageProvider provider, ILogger<DirectoryHealthCheck> logger) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
