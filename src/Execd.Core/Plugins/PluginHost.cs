@@ -66,6 +66,11 @@ public static class PluginHost
             var loader = PluginLoader.CreateFromAssemblyFile(info.Path, SharedTypes, c => c.PreferSharedTypes = true);
             assembly = loader.LoadDefaultAssembly();
             info.Version = assembly.GetName().Version?.ToString();
+            if (NewerTargetFramework(assembly) is { } framework)
+            {
+                info.MarkFailed(framework);
+                return;
+            }
             // Checked from metadata before any type is loaded: another major version of the contract would only
             // surface as an unhelpful type-load error. (No reference at all ends as "contributes nothing" below.)
             if (ContractVersion.BuiltAgainst(assembly) is { } builtAgainst)
@@ -139,6 +144,22 @@ public static class PluginHost
         {
             info.MarkFailed("contributes nothing: no executor, session executor or storage provider was found in the assembly");
         }
+    }
+
+    /// <summary>Why a plugin built for a newer .NET than the daemon runs on cannot load, or null (older ones load: .NET runs them).</summary>
+    private static string? NewerTargetFramework(Assembly assembly)
+    {
+        var attribute = assembly.GetCustomAttributesData().FirstOrDefault(a => a.AttributeType == typeof(System.Runtime.Versioning.TargetFrameworkAttribute));
+        var moniker = attribute?.ConstructorArguments.FirstOrDefault().Value as string;
+        const string prefix = ".NETCoreApp,Version=v";
+        if (moniker is null || !moniker.StartsWith(prefix, StringComparison.Ordinal) || !Version.TryParse(moniker[prefix.Length..], out var version))
+        {
+            return null;
+        }
+        var runtime = Environment.Version;
+        return version.Major > runtime.Major
+            ? $"built for .NET {version.ToString(2)} ({moniker}), but this daemon runs on .NET {runtime.ToString(2)}; rebuild the plugin for net{runtime.Major}.0"
+            : null;
     }
 
     private static bool OwnedByPlugin(Type type, Assembly assembly) =>
