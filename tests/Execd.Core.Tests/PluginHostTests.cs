@@ -174,6 +174,22 @@ public sealed class PluginHostTests
     }
 
     [Fact]
+    public void Load_PluginBuiltAgainstANewerMicrosoftExtensions_IsFailedNamingBothVersions_OthersLoad()
+    {
+        using var dir = PluginsFolder("Execd.TestPlugins.NewerDependency", "Execd.TestPlugins.Good");
+        var hostVersion = typeof(ILogger<>).Assembly.GetName().Version!;
+        var (catalog, services) = Load(dir.Path);
+
+        var newer = catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.NewerDependency");
+        Assert.Equal(PluginState.Failed, newer.State);
+        Assert.Contains("Microsoft.Extensions.Logging.Abstractions 11.0.0.0", newer.Reason);
+        Assert.Contains($"the daemon has {hostVersion}", newer.Reason);
+        Assert.Empty(newer.Contributions);
+        var executors = ContributionRegistry.Create<ICommandExecutor>(services.GetServices<PluginContribution>(), services, NullLogger.Instance);
+        Assert.Equal("upper", Assert.Single(executors).Instance.Name);
+    }
+
+    [Fact]
     public void Load_ShippedPlugins_RecordTheContractVersionTheyWereBuiltAgainst()
     {
         using var dir = PluginsFolder("Execd.TestPlugins.Good");

@@ -82,6 +82,11 @@ public static class PluginHost
                     return;
                 }
             }
+            if (NewerThanHost(assembly) is { } conflict)
+            {
+                info.MarkFailed(conflict);
+                return;
+            }
             // Load every type now, so a broken assembly fails here and not at the first request.
             types = assembly.GetTypes();
         }
@@ -160,6 +165,38 @@ public static class PluginHost
         return version.Major > runtime.Major
             ? $"built for .NET {version.ToString(2)} ({moniker}), but this daemon runs on .NET {runtime.ToString(2)}; rebuild the plugin for net{runtime.Major}.0"
             : null;
+    }
+
+    // The daemon's own assemblies by simple name (file name without .dll), as the runtime was started with them.
+    private static readonly Lazy<Dictionary<string, string>> HostAssemblies = new(() =>
+        ((AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string) ?? "")
+            .Split(System.IO.Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .GroupBy(path => System.IO.Path.GetFileNameWithoutExtension(path) ?? "", StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Why the plugin cannot share the daemon's types: it was compiled against a newer version of an assembly the daemon
+    /// itself provides (say Microsoft.Extensions.Logging.Abstractions 11 against the daemon's 10), so the runtime would
+    /// load the plugin's private copy and its <c>ILogger&lt;T&gt;</c> would never be the daemon's. Null when none.
+    /// </summary>
+    private static string? NewerThanHost(Assembly assembly)
+    {
+        var conflicts = new List<string>();
+        foreach (var reference in assembly.GetReferencedAssemblies())
+        {
+            if (reference.Name is null || reference.Version is not { } wanted || !HostAssemblies.Value.TryGetValue(reference.Name, out var path))
+            {
+                continue;
+            }
+            var host = AssemblyName.GetAssemblyName(path).Version;
+            if (host is not null && wanted > host)
+            {
+                conflicts.Add($"{reference.Name} {wanted} (the daemon has {host})");
+            }
+        }
+        return conflicts.Count == 0
+            ? null
+            : $"built against newer versions of assemblies the daemon provides: {string.Join(", ", conflicts)}; build the plugin against the daemon's versions";
     }
 
     private static bool OwnedByPlugin(Type type, Assembly assembly) =>
