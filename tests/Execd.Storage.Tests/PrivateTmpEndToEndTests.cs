@@ -70,6 +70,8 @@ public sealed class PrivateTmpEndToEndTests
             }
         }
         Assert.True(process.ExitCode == 0, $"in-private-root.sh exited {process.ExitCode}: {await output} {await errors}");
+        // The deletions happened in the private overlay only: the machine's /tmp is still there.
+        Assert.True(Directory.Exists("/tmp"), "the machine's /tmp is gone: the harness leaked a deletion");
     }
 
     private static async Task WaitForPingAsync(HttpClient client, Process process, TestDirectory keep)
