@@ -24,7 +24,7 @@ public sealed class ThirdPartyPluginTests(PublishedExecd published)
     {
         using var work = TestPaths.NewDirectory("3p");
         var feed = Directory.CreateDirectory(work.Combine("feed")).FullName;
-        var dotnet = new DotnetCli(work);
+        var dotnet = new ThirdPartyCli(work);
 
         // One pack of each package (and the contract once more as a fake next major), each with its own artifacts
         // path so the repository's bin/ and obj/ are never touched.
@@ -197,50 +197,25 @@ public sealed class ThirdPartyPluginTests(PublishedExecd published)
     }
 
     /// <summary>
-    /// The dotnet CLI as a third party runs it: no MSBuild variables of the test host, build servers off (they would
-    /// outlive the test), and a packages folder, temp directory and CLI home the test owns.
+    /// The dotnet CLI as a third party runs it: build servers off (they would outlive the test), and a packages
+    /// folder, temp directory and first-run settings of the test's own. Fails the test when the command fails.
     /// </summary>
-    private sealed class DotnetCli(TestDirectory work)
+    private sealed class ThirdPartyCli(TestDirectory work)
     {
-        private readonly string _dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-
         public async Task<string> RunAsync(string cwd, string[] args)
         {
-            var psi = new ProcessStartInfo(_dotnet) { WorkingDirectory = cwd, RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in args)
+            string[] all = args[0] is "pack" or "build" or "test" ? [.. args, "--disable-build-servers", "-nologo"] : args;
+            var environment = new Dictionary<string, string>
             {
-                psi.ArgumentList.Add(a);
-            }
-            if (args[0] is "pack" or "build" or "test")
-            {
-                psi.ArgumentList.Add("--disable-build-servers");
-                psi.ArgumentList.Add("-nologo");
-            }
-            foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || k.StartsWith("_MSBUILD", StringComparison.OrdinalIgnoreCase)).ToList())
-            {
-                psi.Environment.Remove(key);
-            }
-            psi.Environment["NUGET_PACKAGES"] = Directory.CreateDirectory(work.Combine("packages")).FullName;
-            psi.Environment["TMPDIR"] = Directory.CreateDirectory(work.Combine("tmp")).FullName;
-            psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-            psi.Environment["DOTNET_NOLOGO"] = "1";
-            psi.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
-            using var process = Process.Start(psi)!;
-            var output = process.StandardOutput.ReadToEndAsync();
-            var errors = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(StepTimeout);
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw new TimeoutException($"dotnet {string.Join(' ', args)} did not finish within {StepTimeout}");
-            }
-            var text = await output + await errors;
-            Assert.True(process.ExitCode == 0, $"dotnet {string.Join(' ', args)} failed ({process.ExitCode}) in {cwd}:\n{text}");
-            return text;
+                ["NUGET_PACKAGES"] = Directory.CreateDirectory(work.Combine("packages")).FullName,
+                ["TMPDIR"] = Directory.CreateDirectory(work.Combine("tmp")).FullName,
+                ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+                ["DOTNET_NOLOGO"] = "1",
+                ["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1",
+            };
+            var (exitCode, output) = await DotnetCli.RunAsync(cwd, all, StepTimeout, environment);
+            Assert.True(exitCode == 0, $"dotnet {string.Join(' ', all)} failed ({exitCode}) in {cwd}:\n{output}");
+            return output;
         }
     }
 }
