@@ -1,11 +1,11 @@
 using System.Globalization;
 
-namespace Execd.Executors.BashSession;
+namespace Execd.Processes;
 
 /// <summary>Reads <c>/proc</c> to find the processes that belong to a session's shell.</summary>
-internal static class ProcessTree
+public static class ProcessTree
 {
-    internal readonly record struct Entry(int Pid, int ParentPid, int SessionId, long StartTicks, char State)
+    public readonly record struct Entry(int Pid, int ParentPid, int SessionId, long StartTicks, char State)
     {
         public bool IsZombie => State is 'Z' or 'X';
     }
@@ -22,6 +22,19 @@ internal static class ProcessTree
     }
 
     public static long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * TicksPerSecond);
+
+    /// <summary>Whether <paramref name="pid"/> is alive (not a zombie).</summary>
+    public static bool IsAlive(int pid)
+    {
+        try
+        {
+            return Parse(pid, File.ReadAllText($"/proc/{pid}/stat")) is { IsZombie: false };
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// Every process of <paramref name="shellPid"/>'s kernel session (processes it started, even orphaned
@@ -115,7 +128,7 @@ internal static class ProcessTree
             }
             foreach (var v in victims)
             {
-                if (Native.kill(v.Pid, Native.SigKill) == 0)
+                if (Native.kill(v.Pid, Native.SIGKILL) == 0)
                 {
                     killed++;
                 }
