@@ -6,8 +6,9 @@ namespace Execd.Executors.Shell;
 
 /// <summary>
 /// Reads one of a command's pipes into its output writer. No timer ever stops it: it reads until EOF or, once the
-/// main process has exited (<see cref="DrainAfterExit"/>), until every byte that was in the pipe at that moment has
-/// been handed to the writer. The writer may make it wait (slow readers); nothing cancels that wait.
+/// main process has exited (<see cref="DrainAfterExit"/>), until the pipe is empty — every byte written before the
+/// exit is in the pipe by then, so all of it is handed to the writer. The writer may make it wait (slow readers);
+/// nothing cancels that wait.
 /// </summary>
 internal sealed class PipePump
 {
@@ -18,8 +19,9 @@ internal sealed class PipePump
     private readonly OutputStream _stream;
     private readonly IOutputWriter _output;
     private readonly CancellationTokenSource _cancelIdleRead = new();
-    private long _consumed;
-    private long _target = long.MaxValue;
+    private volatile bool _exited;
+    private long _readAfterExit;
+    private long _afterExitBudget;
 
     public PipePump(PipeStream pipe, OutputStream stream, IOutputWriter output)
     {
@@ -41,14 +43,20 @@ internal sealed class PipePump
     /// </summary>
     public void DrainAfterExit()
     {
-        var target = Volatile.Read(ref _consumed) + ChildProcess.BytesAvailable(_pipe);
-        Volatile.Write(ref _target, target);
-        if (Volatile.Read(ref _consumed) >= target)
+        var available = ChildProcess.BytesAvailable(_pipe);
+        // Processes left behind may keep the pipe full for ever: after what was there at the exit (plus one chunk
+        // that may have been in flight), an empty pipe is no longer waited for.
+        Volatile.Write(ref _afterExitBudget, available + LargeBufferSize);
+        _exited = true;
+        if (available == 0)
         {
             // Wakes a read that waits for bytes nobody may ever write; a read that already took bytes still returns them.
             _cancelIdleRead.Cancel();
         }
     }
+
+    private bool Drained() =>
+        _exited && (ChildProcess.BytesAvailable(_pipe) == 0 || Volatile.Read(ref _readAfterExit) >= Volatile.Read(ref _afterExitBudget));
 
     private async Task RunAsync()
     {
@@ -57,7 +65,7 @@ internal sealed class PipePump
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         try
         {
-            while (Volatile.Read(ref _consumed) < Volatile.Read(ref _target))
+            while (!Drained())
             {
                 int n;
                 try
@@ -73,8 +81,11 @@ internal sealed class PipePump
                     AtEof = true;
                     return;
                 }
+                if (_exited)
+                {
+                    Interlocked.Add(ref _readAfterExit, n);
+                }
                 await _output.WriteAsync(_stream, buffer.AsMemory(0, n), CancellationToken.None).ConfigureAwait(false);
-                Interlocked.Add(ref _consumed, n);
                 if (n == size && size == BufferSize)
                 {
                     // A full read: a bulk producer. Each read costs the daemon two wake-ups (poll, then the read on

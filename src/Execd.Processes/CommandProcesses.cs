@@ -32,6 +32,9 @@ public sealed class CommandProcesses
                 if (CommandCgroups.TryMove(dir, child.Pid))
                 {
                     cgroup = dir;
+                    // posix_spawn cannot start the child inside the cgroup: anything it forked before the move is moved
+                    // now (what it forks later inherits the cgroup).
+                    AdoptDescendants(child.Pid, dir, depth: 0);
                 }
                 else
                 {
@@ -45,24 +48,46 @@ public sealed class CommandProcesses
         return new CommandProcesses(child, cgroup);
     }
 
-    /// <summary>The live processes of the command (the main child while it runs, and everything it started).</summary>
-    public HashSet<int> Members()
+    private static void AdoptDescendants(int pid, string cgroup, int depth)
     {
-        var pids = new HashSet<int>();
+        if (depth > 16)
+        {
+            return;
+        }
+        foreach (var child in ProcessTree.Children(pid))
+        {
+            CommandCgroups.TryMove(cgroup, child);
+            AdoptDescendants(child, cgroup, depth + 1);
+        }
+    }
+
+    /// <summary>
+    /// The live processes of the command (the main child while it runs, and everything it started), each with its
+    /// start time so that a pid seen earlier is only signalled again while it is the same process.
+    /// </summary>
+    public Dictionary<int, long> Members()
+    {
+        var pids = new Dictionary<int, long>();
         if (_cgroup is not null)
         {
-            pids.UnionWith(CommandCgroups.Procs(_cgroup));
+            foreach (var pid in CommandCgroups.Procs(_cgroup))
+            {
+                if (ProcessTree.Read(pid) is { IsZombie: false } e)
+                {
+                    pids[pid] = e.StartTicks;
+                }
+            }
         }
-        if (!_child.HasExited)
+        if (!_child.HasExited && ProcessTree.Read(_child.Pid) is { IsZombie: false } main)
         {
-            pids.Add(_child.Pid);
+            pids[main.Pid] = main.StartTicks;
         }
         // The session (sid = the child's pid) and descendants; the session id stays in use while any member lives.
         foreach (var e in ProcessTree.Members(_child.Pid))
         {
             if (!e.IsZombie)
             {
-                pids.Add(e.Pid);
+                pids[e.Pid] = e.StartTicks;
             }
         }
         return pids;
@@ -74,34 +99,55 @@ public sealed class CommandProcesses
     /// </summary>
     public async Task<int> TerminateAsync(TimeSpan grace)
     {
+        // Every process seen, with its start time: one that leaves the session and loses its parent after TERM
+        // (reparented to init) is still KILLed after the grace.
+        var seen = new Dictionary<int, long>();
         var signalled = new HashSet<int>();
-        Send(Native.SIGTERM, signalled);
+        Send(Native.SIGTERM, Live(seen), signalled);
         var deadline = DateTime.UtcNow + grace;
-        while (DateTime.UtcNow < deadline && Members().Count > 0)
+        while (DateTime.UtcNow < deadline && Live(seen).Count > 0)
         {
             await Task.Delay(50).ConfigureAwait(false);
         }
         for (var pass = 0; pass < 20; pass++)
         {
-            var left = Members();
+            var left = Live(seen);
             if (left.Count == 0)
             {
                 break;
             }
             if (_cgroup is not null)
             {
-                signalled.UnionWith(left);
                 CommandCgroups.TryKillAll(_cgroup);
             }
-            Send(Native.SIGKILL, signalled);
+            Send(Native.SIGKILL, left, signalled);
+            signalled.UnionWith(left.Keys);
             await Task.Delay(pass == 0 ? 5 : 50).ConfigureAwait(false);
         }
         return signalled.Count;
     }
 
-    private void Send(int signal, HashSet<int> signalled)
+    /// <summary>The command's processes now, plus those seen before that still live as the same process.</summary>
+    private Dictionary<int, long> Live(Dictionary<int, long> seen)
     {
-        foreach (var pid in Members())
+        var now = Members();
+        foreach (var (pid, start) in now)
+        {
+            seen[pid] = start;
+        }
+        foreach (var (pid, start) in seen)
+        {
+            if (!now.ContainsKey(pid) && ProcessTree.Read(pid) is { IsZombie: false } e && e.StartTicks == start)
+            {
+                now[pid] = start;
+            }
+        }
+        return now;
+    }
+
+    private void Send(int signal, Dictionary<int, long> targets, HashSet<int> signalled)
+    {
+        foreach (var pid in targets.Keys)
         {
             var sent = pid == _child.Pid ? _child.Signal(signal) : Native.kill(pid, signal) == 0;
             if (sent)

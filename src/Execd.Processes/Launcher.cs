@@ -89,7 +89,9 @@ public static unsafe class Launcher
             Check(Native.posix_spawnattr_init(attr), "posix_spawnattr_init");
             attrReady = true;
             Check(Native.posix_spawnattr_setflags(attr, Native.POSIX_SPAWN_SETSID | Native.POSIX_SPAWN_SETSIGDEF | Native.POSIX_SPAWN_SETSIGMASK), "setflags");
-            Native.sigfillset(sigset);
+            // Every signal 1-64 to SIG_DFL. Not sigfillset: it leaves out glibc's internal signals 32 and 33, which
+            // glibc's posix_spawn then sets to SIG_IGN in the child (seen as SigIgn 0x180000000 in every command).
+            *(ulong*)sigset = ulong.MaxValue;
             Check(Native.posix_spawnattr_setsigdefault(attr, sigset), "setsigdefault");
             Native.sigemptyset(sigset);
             Check(Native.posix_spawnattr_setsigmask(attr, sigset), "setsigmask");

@@ -54,9 +54,6 @@ internal static unsafe partial class Native
     internal static partial int posix_spawnattr_setsigmask(void* attr, void* sigset);
 
     [LibraryImport("libc")]
-    internal static partial int sigfillset(void* sigset);
-
-    [LibraryImport("libc")]
     internal static partial int sigemptyset(void* sigset);
 
     [LibraryImport("libc", SetLastError = true)]

@@ -23,17 +23,40 @@ public static class ProcessTree
 
     public static long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * TicksPerSecond);
 
-    /// <summary>Whether <paramref name="pid"/> is alive (not a zombie).</summary>
-    public static bool IsAlive(int pid)
+    /// <summary>One process's entry, or null when it is gone.</summary>
+    public static Entry? Read(int pid)
     {
         try
         {
-            return Parse(pid, File.ReadAllText($"/proc/{pid}/stat")) is { IsZombie: false };
+            return Parse(pid, File.ReadAllText($"/proc/{pid}/stat"));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return false;
+            return null;
         }
+    }
+
+    /// <summary>Direct children of <paramref name="pid"/> (all its threads), from <c>/proc/PID/task/*/children</c>; cheap, no full scan.</summary>
+    public static List<int> Children(int pid)
+    {
+        var children = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                foreach (var item in File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out var child))
+                    {
+                        children.Add(child);
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+        return children;
     }
 
     /// <summary>
