@@ -19,6 +19,7 @@
         'Get-ExecdCommand'
         'Receive-ExecdCommandOutput'
         'Stop-ExecdCommand'
+        'Send-ExecdCommandInput'
         'Wait-ExecdCommand'
         'New-ExecdSession'
         'Invoke-ExecdSessionCommand'
