@@ -313,12 +313,11 @@ internal sealed class Suite(Report report, Sizes sizes)
     private static async Task<string?> StartBackgroundAsync(ExecdClient client, string body)
     {
         var text = await client.PostJsonAsync("/command", body);
-        var start = text?.IndexOf("\"init\"", StringComparison.Ordinal) ?? -1;
-        if (start < 0)
+        if (text is null || text.IndexOf("\"init\"", StringComparison.Ordinal) is var start and < 0)
         {
             return null;
         }
-        var line = text![text.LastIndexOf('{', start)..text.IndexOf('\n', start)];
+        var line = text[text.LastIndexOf('{', start)..text.IndexOf('\n', start)];
         return (string?)JsonNode.Parse(line)?["text"];
     }
 
