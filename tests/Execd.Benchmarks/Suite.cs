@@ -313,7 +313,12 @@ internal sealed class Suite(Report report, Sizes sizes)
     private static async Task<string?> StartBackgroundAsync(ExecdClient client, string body)
     {
         var text = await client.PostJsonAsync("/command", body);
-        if (text is null || text.IndexOf("\"init\"", StringComparison.Ordinal) is var start and < 0)
+        if (text is null)
+        {
+            return null;
+        }
+        var start = text.IndexOf("\"init\"", StringComparison.Ordinal);
+        if (start < 0)
         {
             return null;
         }
