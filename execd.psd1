@@ -21,6 +21,7 @@
         'Get-ExecdCommand'
         'Receive-ExecdCommandOutput'
         'Stop-ExecdCommand'
+        'Send-ExecdCommandInput'
         'Wait-ExecdCommand'
         'New-ExecdSession'
         'Invoke-ExecdSessionCommand'

@@ -136,6 +136,7 @@ public static class ExecdApp
         }
         app.MapAdmin();
         app.MapCommands();
+        app.MapCommandStdin();
         app.MapMetrics();
         app.MapStorage();
         app.MapFiles();
