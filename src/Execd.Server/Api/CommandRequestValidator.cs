@@ -81,6 +81,7 @@ public sealed class CommandRequestValidator(EnvironmentBuilder environment, User
             Groups = groups,
             Background = request.Background,
             Executor = string.IsNullOrEmpty(request.Executor) ? defaultExecutor : request.Executor,
+            KeepStdinOpen = request.Stdin,
         };
         TimeSpan? timeout = request.Timeout is > 0 ? TimeSpan.FromMilliseconds(request.Timeout.Value) : null;
         return (spec, timeout, null);

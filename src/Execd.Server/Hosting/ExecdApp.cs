@@ -173,6 +173,7 @@ public static class ExecdApp
         }
         app.MapAdmin();
         app.MapCommands();
+        app.MapCommandStdin();
         app.MapMetrics();
         app.MapStorage();
         app.MapHealth();
