@@ -79,6 +79,9 @@ internal sealed class BashShellSession : IShellSession
             case RunEnd.ProtocolBroken:
                 return await ResetAsync(shell, startedTicks,
                     $"the run closed or replaced the descriptors {ShellProtocol.StdoutFd}/{ShellProtocol.StderrFd} the session's shell reports through").ConfigureAwait(false);
+            case RunEnd.Stalled:
+                return await ResetAsync(shell, startedTicks,
+                    "the session's shell stopped executing the run and waits for more input (e.g. after set -n, or a DEBUG trap that reads stdin)").ConfigureAwait(false);
             default:
                 return await ResetAsync(shell, startedTicks, "signal: killed").ConfigureAwait(false);
         }

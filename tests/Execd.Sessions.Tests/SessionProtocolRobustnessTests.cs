@@ -91,6 +91,40 @@ public sealed class SessionProtocolRobustnessTests : IAsyncLifetime
         Assert.Equal(0, after.ExitCode);
     }
 
+    // A run after which bash reads the whole run line but never reaches its end markers: the shell sat idle reading
+    // stdin and the run (and the client) waited forever. Now the run ends, says why, and the session goes on.
+    [Theory]
+    [InlineData("echo before; set -n")]
+    [InlineData("echo before; trap 'read -r __x' DEBUG")]
+    public async Task Run_ThatLeavesTheShellWaitingForInput_EndsInsteadOfHanging(string command)
+    {
+        var s = await _daemon.CreateAsync();
+        using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var run = await _daemon.RunInAsync(s, command, ct: bounded.Token);
+        var after = await _daemon.RunInAsync(s, "echo still-alive", ct: bounded.Token);
+
+        Assert.Equal(["before"], run.Stdout);
+        Assert.Equal(-1, run.ExitCode);
+        Assert.Contains("waits for more input", run.Traceback);
+        Assert.Contains("restarted", run.Traceback);
+        Assert.Equal(["still-alive"], after.Stdout);
+        Assert.Equal(0, after.ExitCode);
+    }
+
+    [Fact]
+    public async Task Run_BlockedReadingItsOwnRedirectedInput_IsNotTakenForAStalledShell()
+    {
+        var s = await _daemon.CreateAsync();
+        await _daemon.RunInAsync(s, "KEEP=kept");
+
+        // The shell itself sits in read(0) for 2 s, but fd 0 is the process substitution, not the session's command pipe.
+        var run = await _daemon.RunInAsync(s, "read -r x < <(sleep 2; echo late); echo \"got $x $KEEP\"");
+
+        Assert.Equal(["got late kept"], run.Stdout);
+        Assert.Equal(0, run.ExitCode);
+    }
+
     [Fact]
     public async Task Create_BeyondMaxSessions_Is429JsonAndDeletingOneMakesRoom()
     {
