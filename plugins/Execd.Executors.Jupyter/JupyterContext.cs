@@ -49,6 +49,7 @@ internal sealed class JupyterContext(CodeContextSpec spec, KernelSpec kernelSpec
         var replied = false;
         var sawError = false;
         var outcome = CodeRunOutcome.Ok;
+        JsonElement? replyError = null;
         while (!(idle && replied))
         {
             try
@@ -75,6 +76,11 @@ internal sealed class JupyterContext(CodeContextSpec spec, KernelSpec kernelSpec
             {
                 await HandleAsync(item.Channel, item.Message).ConfigureAwait(false);
             }
+        }
+        if (replyError is { } reply && !sawError)
+        {
+            // A kernel that reports the error only in its reply: the client still gets it.
+            await output.ErrorAsync(Str(reply, "ename"), Str(reply, "evalue"), Traceback(reply)).ConfigureAwait(false);
         }
         return outcome;
 
@@ -110,13 +116,9 @@ internal sealed class JupyterContext(CodeContextSpec spec, KernelSpec kernelSpec
                     var status = Str(content, "status");
                     if (status == "error")
                     {
+                        // Reported when the run ends, and only if iopub carried no error (the reply can overtake it).
                         outcome = CodeRunOutcome.Error;
-                        if (!sawError)
-                        {
-                            // A kernel that reports the error only in its reply: the client still gets it.
-                            sawError = true;
-                            await output.ErrorAsync(Str(content, "ename"), Str(content, "evalue"), Traceback(content)).ConfigureAwait(false);
-                        }
+                        replyError = content;
                     }
                     else if (status is "abort" or "aborted" && outcome == CodeRunOutcome.Ok)
                     {

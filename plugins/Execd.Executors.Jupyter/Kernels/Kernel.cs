@@ -418,6 +418,9 @@ internal sealed class Kernel : IAsyncDisposable
         {
             return;
         }
+        // Deleted on purpose: its exit is no death worth a warning.
+        Interlocked.CompareExchange(ref _deadReason, "deleted", null);
+        _died.Cancel();
         if (!_process.HasExited)
         {
             // Polite first (the kernel cleans up its own files), then the whole group.
