@@ -2,7 +2,7 @@ namespace Execd.Executors.Jupyter.Kernels;
 
 /// <summary>
 /// Chooses, for each new kernel, the first candidate directory that is healthy right now: it exists or can be
-/// created (mode 700) and a file can be written in it. A kernel reads its connection file only at start, so a
+/// created (mode 700, in a parent that exists) and a file can be written in it. A kernel reads its connection file only at start, so a
 /// directory deleted later (a cleaned /tmp) does not harm kernels already running, and the next kernel simply
 /// starts in the next healthy candidate.
 /// </summary>
@@ -37,6 +37,13 @@ internal sealed class RuntimeDirectories(JupyterOptions options, Func<string, st
         {
             try
             {
+                // Only the last component is ours to create: a missing parent (a deleted TMPDIR or /tmp) makes
+                // the candidate unhealthy rather than something to re-create behind the machine's back.
+                if (!Directory.Exists(dir) && Path.GetDirectoryName(Path.GetFullPath(dir)) is { } parent && !Directory.Exists(parent))
+                {
+                    problems.Add($"{dir}: {parent} does not exist");
+                    continue;
+                }
                 Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
                 var probe = Path.Combine(dir, $".probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
                 File.WriteAllBytes(probe, [1]);
