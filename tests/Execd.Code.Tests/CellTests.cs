@@ -144,5 +144,9 @@ public sealed class CellTests : IAsyncLifetime
         var python = body!.AsArray().OfType<JsonObject>().Single(o => (string?)o["language"] == "python");
         Assert.Equal("jupyter", (string?)python["executor"]);
         Assert.False(string.IsNullOrEmpty((string?)python["kernel"]));
+        var (_, plugins) = await _d.SendAsync(HttpMethod.Get, "/admin/plugins");
+        var jupyter = plugins!.AsArray().OfType<JsonObject>().Single(o => (string?)o["name"] == "Execd.Executors.Jupyter");
+        Assert.Equal("Loaded", (string?)jupyter["status"]);
+        Assert.Contains(jupyter["languages"]!.AsArray(), l => ((string)l!).StartsWith("python (kernelspec ", StringComparison.Ordinal));
     }
 }

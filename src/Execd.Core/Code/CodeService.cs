@@ -67,6 +67,7 @@ public sealed class CodeService : IAsyncDisposable
     private readonly ConcurrentDictionary<string, string> _defaults = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _defaultLocks = new(StringComparer.Ordinal);
     private readonly IReadOnlyList<ICodeExecutor> _executors;
+    private readonly Dictionary<ICodeExecutor, string> _pluginOf = new(ReferenceEqualityComparer.Instance);
     private readonly CommandService _commands;
     private readonly EnvironmentBuilder _environment;
     private readonly TimeProvider _time;
@@ -81,7 +82,12 @@ public sealed class CodeService : IAsyncDisposable
         _time = time;
         _options = options.Value;
         _logger = logger;
-        _executors = ContributionRegistry.Create<ICodeExecutor>(contributions, services, logger).Select(c => c.Instance).ToList();
+        var created = ContributionRegistry.Create<ICodeExecutor>(contributions, services, logger);
+        _executors = created.Select(c => c.Instance).ToList();
+        foreach (var (executor, plugin) in created)
+        {
+            _pluginOf[executor] = plugin.Name;
+        }
     }
 
     public IReadOnlyList<string> ExecutorNames => _executors.Select(e => e.Name).ToList();
@@ -106,6 +112,14 @@ public sealed class CodeService : IAsyncDisposable
             list.AddRange(languages.Where(l => seen.Add(l.Language)).Select(l => (l, executor)));
         }
         return list;
+    }
+
+    /// <summary>What the plugin named <paramref name="plugin"/> offers: "language (kernel at source)" per language, or null when it has no code executor.</summary>
+    public IReadOnlyList<string>? LanguagesOf(string plugin)
+    {
+        var mine = _executors.Where(e => _pluginOf.GetValueOrDefault(e) == plugin).ToList();
+        return mine.Count == 0 ? null
+            : Languages().Where(l => mine.Contains(l.Executor)).Select(l => $"{l.Language.Language} (kernelspec {l.Language.Kernel} at {l.Language.Source})").ToList();
     }
 
     public IEnumerable<CodeContextEntry> All => _contexts.Values;
