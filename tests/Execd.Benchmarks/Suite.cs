@@ -35,6 +35,7 @@ internal sealed class Suite(Report report, Sizes sizes)
         ("session", SessionAsync),
         ("powershell", PowerShellAsync),
         ("files", FilesAsync),
+        ("code", CodeBench.RunAsync(report)),
     ];
 
     private async Task RoundTripAsync()
