@@ -78,6 +78,9 @@ public sealed class TerminalSession
     /// <summary>Takes the terminal for <paramref name="holder"/> whoever holds it; returns the previous holder.</summary>
     public object? TakeOver(object holder) => Interlocked.Exchange(ref _holder, holder);
 
+    /// <summary>Swaps <paramref name="expected"/> for <paramref name="holder"/> if it still holds the terminal.</summary>
+    public bool Replace(object expected, object holder) => ReferenceEquals(Interlocked.CompareExchange(ref _holder, holder, expected), expected);
+
     /// <summary>Whether <paramref name="holder"/> still holds the terminal (it was not taken over).</summary>
     public bool IsHeldBy(object holder) => ReferenceEquals(Volatile.Read(ref _holder), holder);
 

@@ -93,6 +93,8 @@ public static class ExecdApp
         services.AddExecdStorage(builder.Configuration);
         services.Configure<Execd.Core.Sessions.SessionOptions>(builder.Configuration.GetSection("Execd:Sessions"));
         services.AddSingleton<Execd.Core.Sessions.SessionService>();
+        services.Configure<Execd.Core.Terminals.TerminalOptions>(builder.Configuration.GetSection("Execd:Terminals"));
+        services.AddSingleton<Execd.Core.Terminals.TerminalService>();
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
 
         var app = builder.Build();
@@ -134,12 +136,14 @@ public static class ExecdApp
         {
             app.UseMiddleware<AccessTokenMiddleware>(options.AccessToken);
         }
+        app.UseWebSockets();
         app.MapAdmin();
         app.MapCommands();
         app.MapMetrics();
         app.MapStorage();
         app.MapFiles();
         app.MapSessions();
+        app.MapPty();
         return app;
     }
 
