@@ -74,6 +74,9 @@ internal static unsafe class Spawner
                 Check(Native.posix_spawnattr_setflags(attributes,
                     (short)(Native.POSIX_SPAWN_SETSID | Native.POSIX_SPAWN_SETSIGDEF | Native.POSIX_SPAWN_SETSIGMASK)), "setflags");
                 Native.sigfillset(signals);
+                // sigfillset leaves out glibc's internal signals (32, 33); an ignored one survives exec, and the
+                // daemon may have inherited them ignored. All 64 bits: every signal back to its default.
+                *(ulong*)signals = ulong.MaxValue;
                 Check(Native.posix_spawnattr_setsigdefault(attributes, signals), "setsigdefault");
                 Native.sigemptyset(signals);
                 Check(Native.posix_spawnattr_setsigmask(attributes, signals), "setsigmask");

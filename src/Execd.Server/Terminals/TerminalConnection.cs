@@ -72,6 +72,7 @@ internal sealed class TerminalConnection(WebSocket socket, TerminalSession sessi
             logger.LogWarning("Terminal {Id}: the shell could not start: {Error}", session.Id, ex.Message);
             await SendTextAsync(TerminalFrames.Error("START_FAILED", ex.Message));
             await CloseAsync(WebSocketCloseStatus.InternalServerError, "START_FAILED");
+            await ReceiveCloseAsync();
             return;
         }
         var output = session.Output!;
@@ -85,6 +86,7 @@ internal sealed class TerminalConnection(WebSocket socket, TerminalSession sessi
         if (_evicted)
         {
             await CloseEvictedAsync();
+            await ReceiveCloseAsync();
             return;
         }
         await SendTextAsync(TerminalFrames.Connected(session.Id, session.Mode ?? mode));
@@ -101,7 +103,16 @@ internal sealed class TerminalConnection(WebSocket socket, TerminalSession sessi
                 await receiver.WaitAsync(CloseHandshake).ContinueWith(_ => { }, TaskScheduler.Default);
                 break;
             case Ending.Evicted:
+                _stop.Cancel();
                 await CloseEvictedAsync();
+                if (first == receiver)
+                {
+                    await ReceiveCloseAsync();
+                }
+                else
+                {
+                    await receiver.WaitAsync(CloseHandshake).ContinueWith(_ => { }, TaskScheduler.Default);
+                }
                 break;
             case Ending.ClientClosed:
                 _stop.Cancel();
@@ -111,6 +122,7 @@ internal sealed class TerminalConnection(WebSocket socket, TerminalSession sessi
             case Ending.ProtocolError:
                 _stop.Cancel();
                 await sender.ContinueWith(_ => { }, TaskScheduler.Default);
+                await ReceiveCloseAsync();
                 break;
             default:
                 _stop.Cancel();
@@ -380,7 +392,28 @@ internal sealed class TerminalConnection(WebSocket socket, TerminalSession sessi
     {
         logger.LogInformation("Terminal {Id}: client taken over; closing with 4001", session.Id);
         await CloseAsync((WebSocketCloseStatus)TerminalFrames.TakenOver, "TAKEN_OVER", EvictionClose);
-        socket.Abort();
+    }
+
+    /// <summary>After our close frame, gives the client a moment to answer it (aborting at once can drop the frame).</summary>
+    private async Task ReceiveCloseAsync()
+    {
+        if (socket.State != WebSocketState.CloseSent)
+        {
+            return;
+        }
+        var buffer = new byte[1024];
+        using var timeout = new CancellationTokenSource(CloseHandshake);
+        try
+        {
+            for (var i = 0; i < 1024 && socket.State == WebSocketState.CloseSent; i++)
+            {
+                await socket.ReceiveAsync(buffer, timeout.Token);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+            // The client went away without answering.
+        }
     }
 
     /// <summary>Sends a close frame (best effort, bounded); the socket is aborted by the caller afterwards.</summary>
