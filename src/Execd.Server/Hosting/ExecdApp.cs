@@ -139,6 +139,7 @@ public static class ExecdApp
         app.UseWebSockets();
         app.MapAdmin();
         app.MapCommands();
+        app.MapCommandStdin();
         app.MapMetrics();
         app.MapStorage();
         app.MapFiles();
