@@ -42,6 +42,11 @@
         'Enter-ExecdTerminal'
         'Get-ExecdTerminal'
         'Remove-ExecdTerminal'
+        'New-ExecdCodeContext'
+        'Get-ExecdCodeContext'
+        'Remove-ExecdCodeContext'
+        'Invoke-ExecdCode'
+        'Stop-ExecdCode'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -36,6 +36,7 @@ internal sealed class Suite(Report report, Sizes sizes)
         ("powershell", PowerShellAsync),
         ("files", FilesAsync),
         ("pty", () => new TerminalBenchmark(report, sizes.LatencySamples * 2).RunAsync()),
+        ("code", CodeBench.RunAsync(report)),
     ];
 
     private async Task RoundTripAsync()

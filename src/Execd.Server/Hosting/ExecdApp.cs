@@ -95,6 +95,8 @@ public static class ExecdApp
         services.AddSingleton<Execd.Core.Sessions.SessionService>();
         services.Configure<Execd.Core.Terminals.TerminalOptions>(builder.Configuration.GetSection("Execd:Terminals"));
         services.AddSingleton<Execd.Core.Terminals.TerminalService>();
+        services.Configure<Execd.Core.Code.CodeOptions>(builder.Configuration.GetSection("Execd:Code"));
+        services.AddSingleton<Execd.Core.Code.CodeService>();
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
 
         var app = builder.Build();
@@ -145,6 +147,7 @@ public static class ExecdApp
         app.MapFiles();
         app.MapSessions();
         app.MapPty();
+        app.MapCode();
         return app;
     }
 
