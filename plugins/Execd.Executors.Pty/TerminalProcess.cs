@@ -13,6 +13,7 @@ internal sealed class TerminalProcess : ITerminalProcess
 {
     private static readonly TimeSpan DrainIdle = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan ShellStartup = TimeSpan.FromSeconds(2);
     private const int ReadBuffer = 64 * 1024;
 
     private readonly object _fdGate = new();
@@ -25,10 +26,13 @@ internal sealed class TerminalProcess : ITerminalProcess
     private readonly int _wakeRead;        // the waiter writes a byte here when the shell is gone: readers stop blocking
     private readonly int _wakeWrite;
     private long _goneAt;                  // Stopwatch timestamp when the shell was reaped; 0 while it runs
+    private readonly bool _interactive;    // PTY mode without a command: bash installs its own signal handlers
+    private readonly long _startedAt = Stopwatch.GetTimestamp();
     private bool _closed;
 
-    private TerminalProcess(int pid, TerminalMode mode, int master, int input, int[] outputs, IOutputWriter output)
+    private TerminalProcess(int pid, TerminalMode mode, int master, int input, int[] outputs, IOutputWriter output, bool interactive = false)
     {
+        _interactive = interactive;
         ProcessId = pid;
         Mode = mode;
         _master = master;
@@ -68,7 +72,7 @@ internal sealed class TerminalProcess : ITerminalProcess
                 throw;
             }
             SetNonBlocking(master);
-            process = new TerminalProcess(pid, TerminalMode.Pty, master, master, [master], output);
+            process = new TerminalProcess(pid, TerminalMode.Pty, master, master, [master], output, interactive: string.IsNullOrEmpty(spec.Command));
         }
         else
         {
@@ -366,6 +370,7 @@ internal sealed class TerminalProcess : ITerminalProcess
 
     public bool Signal(int signal)
     {
+        AwaitShellHandlers(signal);
         lock (_fdGate)
         {
             if (Gone)
@@ -378,6 +383,45 @@ internal sealed class TerminalProcess : ITerminalProcess
                 group = foreground;
             }
             return Native.kill(-group, signal) == 0;
+        }
+    }
+
+    /// <summary>
+    /// A freshly spawned interactive bash has every signal at its default (the spawn reset them) until it has set up
+    /// its handlers, so a SIGINT sent right after attaching (upstream's own acceptance case does that) would kill it
+    /// instead of being handled. While the shell is young, hold the signal until bash catches or ignores it (bounded).
+    /// </summary>
+    private void AwaitShellHandlers(int signal)
+    {
+        if (!_interactive || signal is Native.SIGKILL or 19 /* SIGSTOP: neither can be caught */ || Stopwatch.GetElapsedTime(_startedAt) > ShellStartup)
+        {
+            return;
+        }
+        for (var i = 0; i < 100 && !Gone && !Handles(ProcessId, signal) && Stopwatch.GetElapsedTime(_startedAt) < ShellStartup; i++)
+        {
+            Thread.Sleep(10);
+        }
+    }
+
+    /// <summary>Whether <paramref name="pid"/> catches or ignores <paramref name="signal"/> (<c>SigCgt</c>/<c>SigIgn</c> in /proc).</summary>
+    internal static bool Handles(int pid, int signal)
+    {
+        try
+        {
+            var bit = 1UL << (signal - 1);
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if ((line.StartsWith("SigCgt:", StringComparison.Ordinal) || line.StartsWith("SigIgn:", StringComparison.Ordinal))
+                    && (Convert.ToUInt64(line[7..].Trim(), 16) & bit) != 0)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+        catch (IOException)
+        {
+            return true; // gone: nothing to wait for
         }
     }
 

@@ -51,6 +51,23 @@ public sealed class PtyBehaviorTests(DaemonFixture fixture) : IClassFixture<Daem
     }
 
     [Fact]
+    public async Task A_SIGINT_frame_the_moment_the_shell_starts_is_handled_by_bash_not_fatal()
+    {
+        // The shell starts at the first connect; bash has every signal at its default until it set up its handlers.
+        // Several fresh shells, each signalled as soon as `connected` arrives, widen the window a load spike opens.
+        for (var i = 0; i < 5; i++)
+        {
+            var id = await Daemon.CreatePtyAsync();
+            await using var client = await PtyClient.AttachAsync(Daemon, id);
+            await client.SendJsonAsync("""{"type":"signal","signal":"SIGINT"}""");
+            await client.SendStdinAsync($"echo survived_{i}\n");
+            await client.ExpectOutputAsync($"survived_{i}\r\n", TimeSpan.FromSeconds(10));
+            Assert.True((bool)(await Daemon.PtyStatusAsync(id))["running"]!);
+            await Daemon.DeletePtyAsync(id);
+        }
+    }
+
+    [Fact]
     public async Task An_exited_shell_stays_exited_and_a_reconnect_replays_and_gets_the_exit_frame()
     {
         var id = await Daemon.CreatePtyAsync();
