@@ -113,8 +113,8 @@ internal sealed class TerminalSocket : IAsyncDisposable
     /// <summary>
     /// Reads frames until the daemon closes the socket: output bytes (replay included) go to
     /// <paramref name="output"/> with their channel (1 stdout, 2 stderr; replay as 1), <c>connected</c> to
-    /// <paramref name="connected"/>. Returns the <c>exit</c> frame's code, or null when the socket closed without one
-    /// (detached, taken over, deleted without an exit frame).
+    /// <paramref name="connected"/>. Returns how it ended: the <c>exit</c> frame's code (none when the socket closed
+    /// without one: detached, taken over), the last <c>error</c> frame, and the close code.
     /// </summary>
     public async Task<TerminalEnd> ReceiveAsync(Action<byte, ReadOnlyMemory<byte>> output, Action connected, CancellationToken cancel)
     {
@@ -203,7 +203,7 @@ internal sealed class TerminalSocket : IAsyncDisposable
         }
         catch (JsonException)
         {
-            return null; // not a frame of this protocol: ignored, as the daemon ignores nothing but says so
+            return null; // not JSON: not a frame of this protocol, so nothing to act on
         }
     }
 
