@@ -104,8 +104,8 @@ public sealed class EnterTerminalConsoleTests(DaemonFixture fixture) : IClassFix
         public static async Task<ConsoleSession> StartAsync(string uri, string id)
         {
             Assert.True(File.Exists(Script), $"{Script} (util-linux, Debian package bsdutils) is needed to give pwsh a console");
-            var restore = await ChildProcess.RunAsync("dotnet", ["tool", "restore"], TestPaths.Root, TimeSpan.FromMinutes(5));
-            Assert.True(restore.ExitCode == 0, restore.Stdout + restore.Stderr);
+            var restore = await DotnetCli.RunAsync(TestPaths.Root, ["tool", "restore"], TimeSpan.FromMinutes(5));
+            Assert.True(restore.ExitCode == 0, restore.Output);
             // The window is 100×30; after the cmdlet, stty -a shows the console's modes. (sh single quotes: no expansion.)
             var pwsh = $"Import-Module ./execd.psd1; Enter-ExecdTerminal {id} -Uri {uri}; \"LEC=$LASTEXITCODE\"; stty -a";
             var psi = new ProcessStartInfo(Script)
