@@ -122,6 +122,8 @@ public static class ExecdApp
         services.AddExecdStorage(builder.Configuration);
         services.Configure<Execd.Core.Sessions.SessionOptions>(builder.Configuration.GetSection("Execd:Sessions"));
         services.AddSingleton<Execd.Core.Sessions.SessionService>();
+        services.Configure<Execd.Core.Terminals.TerminalOptions>(builder.Configuration.GetSection("Execd:Terminals"));
+        services.AddSingleton<Execd.Core.Terminals.TerminalService>();
         services.Configure<Execd.Core.Code.CodeOptions>(builder.Configuration.GetSection("Execd:Code"));
         services.AddSingleton<Execd.Core.Code.CodeService>();
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
@@ -173,6 +175,7 @@ public static class ExecdApp
         {
             app.UseMiddleware<AccessTokenMiddleware>(options.AccessToken);
         }
+        app.UseWebSockets();
         app.MapAdmin();
         app.MapCommands();
         app.MapCommandStdin();
@@ -181,6 +184,7 @@ public static class ExecdApp
         app.MapHealth();
         app.MapFiles();
         app.MapSessions();
+        app.MapPty();
         app.MapCode();
         return app;
     }
