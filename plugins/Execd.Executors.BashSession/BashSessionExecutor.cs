@@ -76,12 +76,19 @@ internal sealed class BashShellSession : IShellSession
                 return code > 128
                     ? new CommandExit(-1, $"signal: {SignalName(code - 128)}; {why}")
                     : new CommandExit(code, $"exit status {code}; {why}");
+            case RunEnd.ProtocolBroken:
+                return await ResetAsync(shell, startedTicks,
+                    $"the run closed or replaced the descriptors {ShellProtocol.StdoutFd}/{ShellProtocol.StderrFd} the session's shell reports through").ConfigureAwait(false);
+            case RunEnd.Stalled:
+                return await ResetAsync(shell, startedTicks,
+                    "the session's shell stopped executing the run and waits for more input (e.g. after set -n, or a DEBUG trap that reads stdin)").ConfigureAwait(false);
             default:
-                return await ResetAsync(shell, startedTicks).ConfigureAwait(false);
+                return await ResetAsync(shell, startedTicks, "signal: killed").ConfigureAwait(false);
         }
     }
 
-    private async Task<CommandExit> ResetAsync(ShellProcess shell, long startedTicks)
+    /// <summary>Ends a run that cannot go on (stopped, or it broke the protocol) and continues the session in a fresh shell.</summary>
+    private async Task<CommandExit> ResetAsync(ShellProcess shell, long startedTicks, string what)
     {
         var cwd = shell.CurrentDirectory;
         _replacing = true;
@@ -101,13 +108,13 @@ internal sealed class BashShellSession : IShellSession
                 _shell = fresh;
                 Watch(fresh);
                 _logger.LogInformation("Session {Id}: run stopped; shell restarted (pid {Pid}) in {Cwd}", Id, fresh.Pid, directory);
-                return new CommandExit(-1, $"signal: killed; the session's shell was restarted in {directory ?? "the daemon's directory"}: variables, functions, aliases and options of earlier runs are gone");
+                return new CommandExit(-1, $"{what}; the session's shell was restarted in {directory ?? "the daemon's directory"}: variables, functions, aliases and options of earlier runs are gone");
             }
             catch (CommandStartException ex)
             {
                 var why = $"the run was stopped and the shell could not be restarted ({ex.Message})";
                 MarkEnded(why);
-                return new CommandExit(-1, $"signal: killed; {why}; the session has ended");
+                return new CommandExit(-1, $"{what}; {why}; the session has ended");
             }
         }
         finally

@@ -1,10 +1,11 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace Execd.Executors.BashSession;
 
 /// <summary>How one run in a shell ended.</summary>
-internal enum RunEnd { Completed, ShellExited, Stopped }
+internal enum RunEnd { Completed, ShellExited, Stopped, ProtocolBroken, Stalled }
 
 /// <summary>
 /// One <c>bash --noprofile --norc -s</c> process in its own process group and kernel session
@@ -27,6 +28,21 @@ internal sealed class ShellProcess : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private volatile RunState? _current;
+    private string? _protocolFds;
+    private string? _stdinPipe;
+
+    /// <summary>How often a running run's protocol fds are checked.</summary>
+    private static readonly TimeSpan ProtocolCheckInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// How many checks in a row must find the shell waiting for more input (with everything it wrote already read)
+    /// before the run is declared stalled: about a second, so output still on its way is never cut short.
+    /// </summary>
+    private const int StalledChecks = 4;
+
+    // Pump progress, for the stall check: reads completed, and reads whose bytes are still being scanned or stored.
+    private long _pumpReads;
+    private int _pumpsBusy;
     private int _disposed;
 
     private ShellProcess(ChildProcess process, ILogger logger)
@@ -111,12 +127,37 @@ internal sealed class ShellProcess : IAsyncDisposable
     {
         var token = ShellProtocol.NewToken();
         var run = new RunState(token, output);
+        // Between runs the shell is idle and its private fds are ours: what they are now is what they must stay.
+        _protocolFds ??= ProtocolFds();
+        _stdinPipe ??= FdLink(0);
         _current = run;
         var write = WriteAsync(ShellProtocol.RunLine(token, command, workingDirectory));
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using (stop.Register(() => stopped.TrySetResult()))
         {
-            var first = await Task.WhenAny(run.Ended, Exited, stopped.Task).ConfigureAwait(false);
+            var first = await Task.WhenAny(run.Ended, Exited, stopped.Task, Task.Delay(ProtocolCheckInterval, CancellationToken.None)).ConfigureAwait(false);
+            var stalled = 0;
+            var readsSeen = -1L;
+            // Bounded by the run itself: each turn either ends the run or finds the fds intact and the shell not waiting for input.
+            while (first is not null && first != run.Ended && first != Exited && first != stopped.Task)
+            {
+                if (_protocolFds is { } expected && ProtocolFds() is { } now && now != expected)
+                {
+                    _logger.LogInformation("Session shell {Pid}: the run closed or replaced the protocol's descriptors ({Expected} → {Now})", Pid, expected, now);
+                    _current = null;
+                    return (RunEnd.ProtocolBroken, -1);
+                }
+                var reads = Interlocked.Read(ref _pumpReads);
+                stalled = write.IsCompleted && reads == readsSeen && WaitsForInput() ? stalled + 1 : 0;
+                readsSeen = reads;
+                if (stalled >= StalledChecks && !run.Ended.IsCompleted)
+                {
+                    _logger.LogWarning("Session shell {Pid}: the shell read the whole run line and waits for more input without having ended the run", Pid);
+                    _current = null;
+                    return (RunEnd.Stalled, -1);
+                }
+                first = await Task.WhenAny(run.Ended, Exited, stopped.Task, Task.Delay(ProtocolCheckInterval, CancellationToken.None)).ConfigureAwait(false);
+            }
             if (run.Ended.IsCompleted)
             {
                 _current = null;
@@ -132,6 +173,78 @@ internal sealed class ShellProcess : IAsyncDisposable
         }
         _ = write;
         return (RunEnd.Stopped, -1);
+    }
+
+    /// <summary>
+    /// What the shell's protocol fds (<see cref="ShellProtocol.StdoutFd"/>, <see cref="ShellProtocol.StderrFd"/>) are, as
+    /// <c>/proc/PID/fd</c> names them (<c>pipe:[inode]</c>; "closed" when gone), or null when that cannot be read.
+    /// A run that closes or reuses them (<c>exec 250&gt;&amp;-</c>) would never write its end marker: the run is
+    /// ended instead of waiting forever.
+    /// </summary>
+    private string? ProtocolFds() =>
+        Exited.IsCompleted ? null : FdLink(ShellProtocol.StdoutFd) is { } stdout && FdLink(ShellProtocol.StderrFd) is { } stderr ? $"{stdout} {stderr}" : null;
+
+    /// <summary>What the shell's descriptor <paramref name="fd"/> is (<c>pipe:[inode]</c>, "closed"), or null when that cannot be read.</summary>
+    private string? FdLink(int fd)
+    {
+        try
+        {
+            return new FileInfo($"/proc/{Pid}/fd/{fd}").LinkTarget ?? "closed";
+        }
+        catch (IOException)
+        {
+            return "closed";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Whether the shell has consumed the whole run line and is blocked reading its command pipe for more, with
+    /// everything it wrote already read and scanned: then the line's end markers can never come. That is what a
+    /// run that stops the shell executing (<c>set -n</c>), a DEBUG trap that reads stdin, or bash's parser left
+    /// expecting a continuation after an <c>eval</c> look like: an idle shell and a run that waits forever.
+    /// During the run proper fd 0 is <c>/dev/null</c> (or whatever the user redirected), so this cannot match a
+    /// command that is merely slow or waiting for its own input.
+    /// </summary>
+    private bool WaitsForInput()
+    {
+        if (_process.Stdin is not { } stdin || ChildProcess.BytesAvailable(stdin) != 0
+            || ChildProcess.BytesAvailable(_process.Stdout) != 0 || ChildProcess.BytesAvailable(_process.Stderr) != 0
+            || Volatile.Read(ref _pumpsBusy) != 0)
+        {
+            return false;
+        }
+        if (_stdinPipe is null || FdLink(0) != _stdinPipe)
+        {
+            return false;
+        }
+        return BlockedReadingStdin(Pid);
+    }
+
+    /// <summary>The read(2) system call number of this machine, for <c>/proc/PID/syscall</c>; null where it is not known.</summary>
+    private static readonly string? ReadSyscall = RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 => "0",
+        Architecture.Arm64 or Architecture.RiscV64 or Architecture.LoongArch64 => "63",
+        _ => null,
+    };
+
+    /// <summary>Whether <paramref name="pid"/> is blocked in <c>read(0, …)</c> (from <c>/proc/PID/syscall</c>; false when unreadable).</summary>
+    internal static bool BlockedReadingStdin(int pid)
+    {
+        try
+        {
+            // "0 0x0 0x55d0… 0x1 …": syscall number, then the arguments; a running process reads "running".
+            var fields = File.ReadAllText($"/proc/{pid}/syscall").Split(' ', 3);
+            return ReadSyscall is not null && fields.Length >= 2 && fields[0] == ReadSyscall && fields[1] == "0x0";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>
@@ -194,7 +307,16 @@ internal sealed class ShellProcess : IAsyncDisposable
                 {
                     break;
                 }
-                await scanner.FeedAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+                Interlocked.Increment(ref _pumpsBusy);
+                Interlocked.Increment(ref _pumpReads);
+                try
+                {
+                    await scanner.FeedAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _pumpsBusy);
+                }
             }
             await scanner.FlushAsync().ConfigureAwait(false);
         }

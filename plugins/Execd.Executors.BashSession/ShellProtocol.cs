@@ -27,7 +27,16 @@ internal static class ShellProtocol
     public static byte[] RunLine(string token, string command, string? workingDirectory)
     {
         var line = new StringBuilder(command.Length + 512);
-        line.Append("{ __execd_o=$-; \\builtin set +x; __execd_p=; [[ $__execd_o != *x* ]] || __execd_p=$'\\\\builtin set -x\\n'; } 2>/dev/null; ");
+        // A leading no-op: after an eval whose text ended in a backslash, bash 5.2 does not recognise a reserved word
+        // (the `{` below) as the next line's first token; a command first restores that. `((1))` because it is an
+        // operator, not a reserved word, and its xtrace line goes into the redirection (a simple command's would not).
+        line.Append("((1)) 2>/dev/null; { __execd_o=$-; \\builtin set +x; __execd_p=; __execd_r=2; [[ $__execd_o != *x* ]] || __execd_p=$'\\\\builtin set -x\\n'; } 2>/dev/null; ");
+        // Syntax first, in a subshell that parses without running (set -n) with this shell's aliases and options:
+        // bash 5.2's parser is left broken (reserved words unrecognised, even heap corruption) after an eval that
+        // hits a syntax error, so a text that does not parse is never eval-ed here. It fails like bash -c: exit 2.
+        line.Append("if ( \\builtin eval $'\\\\builtin set -n\\n'");
+        AppendQuoted(line, command);
+        line.Append(" ) </dev/null; then ");
         // A one-pass loop: a stray `break` or `continue` in the command ends the command, not the protocol.
         line.Append("for __execd_x in 1; do ");
         if (workingDirectory is not null)
@@ -39,7 +48,7 @@ internal static class ShellProtocol
         line.Append("\\builtin eval \"$__execd_p\"");
         AppendQuoted(line, command);
         // The user's command may have switched xtrace on or off: look at $- again before silencing it.
-        line.Append(" </dev/null; done; { __execd_r=$?; __execd_o=$-; \\builtin set +x; ");
+        line.Append(" </dev/null; done; { __execd_r=$?; } 2>/dev/null; fi; { __execd_o=$-; \\builtin set +x; ");
         line.Append(Markers(token, "\"$__execd_r\""));
         line.Append(" [[ $__execd_o != *x* ]] || \\builtin set -x; \\builtin unset __execd_o __execd_p __execd_r __execd_x; } 2>/dev/null\n");
         return Encoding.UTF8.GetBytes(line.ToString());

@@ -20,6 +20,7 @@ internal sealed partial class ChildDaemon : IAsyncDisposable
 
     public Uri BaseAddress { get; }
     public HttpClient Client { get; }
+    public int ProcessId => _process.Id;
 
     /// <summary>The daemon's folder: the plugins folder's parent.</summary>
     public static string Executable => Path.Combine(Path.GetDirectoryName(TestPaths.PluginsDir.TrimEnd('/'))!, "execd");
@@ -28,10 +29,11 @@ internal sealed partial class ChildDaemon : IAsyncDisposable
     private static partial Regex Listening();
 
     /// <summary>Starts the daemon; its output storage goes under <paramref name="storageDir"/>, never the temp directory.</summary>
-    public static async Task<ChildDaemon> StartAsync(IDictionary<string, string> environment, string storageDir)
+    public static async Task<ChildDaemon> StartAsync(IDictionary<string, string> environment, string storageDir, params string[] extraArgs)
     {
         var start = new ProcessStartInfo(Executable, ["--port", "0", "--host", "127.0.0.1", "--plugins-dir", TestPaths.PluginsDir, "--log-level", "6",
-            "--config", $"Storage:Files:Directories={Path.Combine(storageDir, "files")}", "--config", $"Storage:Tmpfs:Directories={Path.Combine(storageDir, "tmpfs")}"])
+            "--config", $"Storage:Files:Directories={Path.Combine(storageDir, "files")}", "--config", $"Storage:Tmpfs:Directories={Path.Combine(storageDir, "tmpfs")}",
+            .. extraArgs])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

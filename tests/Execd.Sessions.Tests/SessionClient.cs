@@ -33,8 +33,15 @@ internal static class SessionClient
         return await daemon.RunRawAsync(session, body.ToJsonString(), ct);
     }
 
+    /// <summary>How long any run may take in these tests: a run that never ends fails its test instead of hanging the suite.</summary>
+    public static readonly TimeSpan RunBound = TimeSpan.FromMinutes(2);
+
     public static async Task<SessionRun> RunRawAsync(this Daemon daemon, string session, string json, CancellationToken ct = default)
     {
+        // HttpClient.Timeout stops at the headers; the event stream after them needs its own bound.
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(RunBound);
+        ct = bound.Token;
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/session/{session}/run") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         using var response = await daemon.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
@@ -113,7 +120,8 @@ internal sealed class OpenRun(HttpRequestMessage request, HttpResponseMessage re
     {
         _body ??= await response.Content.ReadAsStreamAsync();
         using var reader = new StreamReader(_body);
-        _text.Append(await reader.ReadToEndAsync());
+        using var bound = new CancellationTokenSource(SessionClient.RunBound);
+        _text.Append(await reader.ReadToEndAsync(bound.Token));
         return new StreamResult((int)response.StatusCode, _text.ToString(), response.Content.Headers.ContentType?.MediaType);
     }
 

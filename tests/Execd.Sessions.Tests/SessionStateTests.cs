@@ -244,11 +244,15 @@ public sealed class SessionStateTests : IAsyncLifetime
     {
         var s = await _daemon.CreateAsync(_dir.Path);
 
-        var juggle = await _daemon.RunInAsync(s, "exec 3>&1 > >(tee -a tee.log); echo via-tee");
+        // tee writes its stdout before its file (unbuffered): once the file has the line, tee's copy is in the pipe ahead of
+        // this run's end marker. Without the wait, under load tee's line could come after the marker and land in the next run.
+        var juggle = await _daemon.RunInAsync(s,
+            "exec 3>&1 > >(tee -a tee.log); echo via-tee; for i in $(seq 1 1000); do [ -s tee.log ] && break; sleep 0.01; done");
         var restore = await _daemon.RunInAsync(s, "exec >&3 3>&-; echo restored");
         var log = await File.ReadAllTextAsync(_dir.Combine("tee.log"));
 
         Assert.Equal(0, juggle.ExitCode);
+        Assert.Equal(["via-tee"], juggle.Stdout);
         Assert.Equal(["restored"], restore.Stdout);
         Assert.Equal("via-tee\n", log);
     }

@@ -26,6 +26,14 @@ public sealed class EnvironmentBuilder(ILogger<EnvironmentBuilder> logger)
         return env;
     }
 
+    /// <summary>
+    /// The daemon's own secrets: never inherited by a child (commands, sessions, in-process scripts). The host also
+    /// removes them from its process environment once read (<see cref="ScrubDaemonSecrets"/>); this list keeps
+    /// them out of children even if something sets them again.
+    /// </summary>
+    public static readonly IReadOnlyList<string> DaemonSecrets = ["EXECD_ACCESS_TOKEN"];
+
+    /// <summary>The daemon's environment as a child gets it: everything but <see cref="DaemonSecrets"/>.</summary>
     public static Dictionary<string, string> ProcessEnvironment()
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -33,7 +41,23 @@ public sealed class EnvironmentBuilder(ILogger<EnvironmentBuilder> logger)
         {
             env[(string)e.Key] = (string?)e.Value ?? "";
         }
+        foreach (var secret in DaemonSecrets)
+        {
+            env.Remove(secret);
+        }
         return env;
+    }
+
+    /// <summary>
+    /// Removes <see cref="DaemonSecrets"/> from this process's environment (what <c>Process.Start</c> and in-process
+    /// PowerShell's <c>$env:</c> read). Call once the configuration has been read.
+    /// </summary>
+    public static void ScrubDaemonSecrets()
+    {
+        foreach (var secret in DaemonSecrets)
+        {
+            System.Environment.SetEnvironmentVariable(secret, null);
+        }
     }
 
     private Dictionary<string, string> LoadEnvFile(IReadOnlyDictionary<string, string> processEnv)

@@ -6,6 +6,13 @@ using Microsoft.Extensions.Options;
 
 namespace Execd.Core.Sessions;
 
+/// <summary>Creating a session was refused: <paramref name="max"/> sessions are live (setting <c>Execd:Sessions:MaxSessions</c>).</summary>
+public sealed class SessionLimitException(int max)
+    : Exception($"too many sessions: {max} are open (the limit, setting Execd:Sessions:MaxSessions); delete one first")
+{
+    public int Max { get; } = max;
+}
+
 /// <summary>A live session in the registry.</summary>
 public sealed class SessionEntry(IShellSession shell, DateTimeOffset createdAt)
 {
@@ -96,59 +103,47 @@ public sealed class SessionService : IAsyncDisposable
     /// <summary>Why <paramref name="id"/> is gone, if it was a session that ended or was deleted recently.</summary>
     public string? EndedReason(string id) => _ended.TryGetValue(id, out var reason) ? reason : null;
 
-    /// <summary>
-    /// Resolves a create request's <c>cwd</c>: expanded with the daemon's environment, made absolute, and
-    /// created (with parents) when missing, as upstream's MkdirAll. Returns an error text instead when
-    /// that is impossible.
-    /// </summary>
-    public (string? Directory, string? Error) ResolveDirectory(string? cwd, IReadOnlyDictionary<string, string> env, bool create)
-    {
-        if (string.IsNullOrEmpty(cwd))
-        {
-            return (null, null);
-        }
-        string path;
-        try
-        {
-            path = Path.GetFullPath(PathExpander.ExpandPath(cwd, env));
-        }
-        catch (ArgumentException ex)
-        {
-            return (null, $"resolve request cwd {cwd}: {ex.Message}");
-        }
-        if (File.Exists(path))
-        {
-            return (null, $"working directory path is not a directory: {cwd}");
-        }
-        if (!Directory.Exists(path))
-        {
-            if (!create)
-            {
-                return (null, $"working directory does not exist: {cwd}: stat {path}: no such file or directory");
-            }
-            try
-            {
-                Directory.CreateDirectory(path);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return (null, $"mkdir {path}: {ex.Message}");
-            }
-        }
-        return (path, null);
-    }
-
     /// <summary>Starts a session's shell and registers it. Throws <see cref="CommandStartException"/> if the shell cannot start.</summary>
+    /// <exception cref="SessionLimitException">When <see cref="SessionOptions.MaxSessions"/> sessions are live (or starting).</exception>
     public async Task<SessionEntry> CreateAsync(string? directory, CancellationToken cancellationToken)
     {
         var executor = _executor ?? throw new CommandStartException("no session executor is loaded (plugin Execd.Executors.BashSession)");
+        Reserve();
+        SessionEntry entry;
         var spec = new SessionSpec { Id = Guid.NewGuid().ToString("D"), WorkingDirectory = directory, Environment = _environment.Build(null) };
-        var shell = await executor.StartAsync(spec, cancellationToken).ConfigureAwait(false);
-        var entry = new SessionEntry(shell, _time.GetUtcNow());
-        _sessions[spec.Id] = entry;
+        try
+        {
+            entry = new SessionEntry(await executor.StartAsync(spec, cancellationToken).ConfigureAwait(false), _time.GetUtcNow());
+            _sessions[spec.Id] = entry;
+        }
+        finally
+        {
+            lock (_reserveLock)
+            {
+                _starting--;
+            }
+        }
+        var shell = entry.Shell;
         _ = shell.Ended.ContinueWith(_ => Forget(entry, shell.EndReason ?? "ended"), TaskScheduler.Default);
         _logger.LogInformation("Session {Id} created (pid {Pid}, cwd {Cwd})", spec.Id, shell.ProcessId, directory ?? "(daemon's)");
         return entry;
+    }
+
+    // Sessions being started count against the limit too, so concurrent creates cannot overshoot it.
+    private int _starting;
+    private readonly Lock _reserveLock = new();
+
+    private void Reserve()
+    {
+        var max = _options.MaxSessions;
+        lock (_reserveLock)
+        {
+            if (max > 0 && _sessions.Count + _starting >= max)
+            {
+                throw new SessionLimitException(max);
+            }
+            _starting++;
+        }
     }
 
     /// <summary>

@@ -54,7 +54,7 @@ public static class CodeApi
         return ApiError.Of(400, ApiError.InvalidRequestBody, $"error parsing request, MAYBE invalid body format. {reason}");
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, CodeService code, SessionService sessions, ILogger<CodeService> logger)
+    private static async Task<IResult> CreateAsync(HttpContext http, CodeService code, ILogger<CodeService> logger)
     {
         var (request, error) = await ReadAsync(http, CodeWireJson.Default.CodeContextRequest, logger);
         if (error is not null)
@@ -65,7 +65,7 @@ public static class CodeApi
         {
             return LanguageError(code, logger, "", "error creating code context. language is required");
         }
-        var (directory, invalid) = sessions.ResolveDirectory(request.Cwd, EnvironmentBuilder.ProcessEnvironment(), create: true);
+        var (directory, invalid) = WorkingDirectory.Resolve(request.Cwd, EnvironmentBuilder.ProcessEnvironment(), create: true);
         if (invalid is not null)
         {
             logger.LogInformation("Rejected POST /code/context: {Reason}", invalid);
@@ -115,7 +115,7 @@ public static class CodeApi
             logger.LogInformation("Rejected DELETE /code/contexts/{Id}: no such context", id);
             return NotFound(id, "");
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static async Task<IResult> DeleteByLanguageAsync(HttpContext http, CodeService code)
@@ -129,10 +129,10 @@ public static class CodeApi
         {
             await code.DeleteAsync(entry.Id);
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
-    private static async Task<IResult> RunAsync(HttpContext http, CodeService code, CommandService commands, CommandRequests requests,
+    private static async Task<IResult> RunAsync(HttpContext http, CodeService code, CommandService commands, CommandRequestValidator requests,
         IOptions<ExecdOptions> options, TimeProvider time, ILogger<CodeService> logger)
     {
         var (request, error) = await ReadAsync(http, CodeWireJson.Default.RunCodeRequest, logger);
@@ -208,7 +208,7 @@ public static class CodeApi
     }
 
     /// <summary>No language and no context: the code is a shell command, run by the <c>/command</c> machinery (as upstream).</summary>
-    private static async Task<IResult> RunAsCommandAsync(HttpContext http, RunCodeRequest request, CommandService commands, CommandRequests requests,
+    private static async Task<IResult> RunAsCommandAsync(HttpContext http, RunCodeRequest request, CommandService commands, CommandRequestValidator requests,
         IOptions<ExecdOptions> options, TimeProvider time, ILogger logger)
     {
         var (spec, timeout, invalid) = requests.Build(new RunCommandRequest { Command = request.Code, Cwd = request.Context?.Cwd, Timeout = request.Timeout });
@@ -241,18 +241,18 @@ public static class CodeApi
         if (code.TryGet(id, out var entry))
         {
             await code.InterruptAsync(entry, http.RequestAborted);
-            return ApiError.EmptyOk();
+            return EmptyBody.Ok();
         }
         if (commands.TryGet(id, out var record))
         {
             logger.LogInformation("DELETE /code: interrupting command {Id}", id);
             record.Stop("interrupt");
             await Task.WhenAny(record.Finished, Task.Delay(TimeSpan.FromSeconds(5), http.RequestAborted));
-            return ApiError.EmptyOk();
+            return EmptyBody.Ok();
         }
         if (await sessions.DeleteAsync(id, "deleted by DELETE /code"))
         {
-            return ApiError.EmptyOk();
+            return EmptyBody.Ok();
         }
         logger.LogInformation("Rejected DELETE /code: no context, command or session {Id}", id);
         return ApiError.Of(404, ApiError.ContextNotFound, $"error interrupting code context. no such context, command or session: {id}");

@@ -33,7 +33,7 @@ public static class CommandStdinApi
             logger.LogInformation("Rejected POST /command/{Id}/stdin: stdin is closed", id);
             return ApiError.Of(409, StdinNotOpen, $"stdin of command {id} is closed");
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static async Task<IResult> CloseAsync(string id, HttpContext http, CommandService commands, ILogger<CommandService> logger)
@@ -44,7 +44,7 @@ public static class CommandStdinApi
             logger.LogInformation("Rejected DELETE /command/{Id}/stdin: {Reason}", id, error!.Value.Message);
             return ApiError.Of(error.Value.Status, error.Value.Code, error.Value.Message);
         }
-        return stdin.Close() ? ApiError.EmptyOk() : ApiError.Of(409, StdinNotOpen, $"stdin of command {id} is already closed");
+        return stdin.Close() ? EmptyBody.Ok() : ApiError.Of(409, StdinNotOpen, $"stdin of command {id} is already closed");
     }
 
     private static async Task<(CommandStdin? Stdin, (int Status, string Code, string Message)? Error)> FindAsync(

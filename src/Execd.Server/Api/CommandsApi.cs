@@ -54,7 +54,7 @@ public static partial class CommandsApi
         }
     }
 
-    private static async Task<IResult> RunAsync(HttpContext http, CommandService commands, CommandRequests requests,
+    private static async Task<IResult> RunAsync(HttpContext http, CommandService commands, CommandRequestValidator requests,
         IOptions<ExecdOptions> options, TimeProvider time, ILogger<CommandService> logger)
     {
         var (request, error) = await ReadRequestAsync(http, logger);
@@ -118,7 +118,7 @@ public static partial class CommandsApi
         record.Stop("interrupt");
         // Like upstream, answer once the process group is gone (TERM, then KILL after the grace period).
         await Task.WhenAny(record.Finished, Task.Delay(TimeSpan.FromSeconds(5), http.RequestAborted));
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static IResult Status(string id, CommandService commands)
@@ -156,8 +156,13 @@ public static partial class CommandsApi
         {
             return error;
         }
-        // Absent or non-numeric cursor means 0, as upstream; a negative one is an error.
-        _ = long.TryParse(http.Request.Query["cursor"].ToString(), out var cursor);
+        // An absent (or empty) cursor means 0; a non-numeric or negative one is an error (as upstream now).
+        var cursorText = http.Request.Query["cursor"].ToString();
+        long cursor = 0;
+        if (cursorText.Length > 0 && !long.TryParse(cursorText, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out cursor))
+        {
+            return ApiError.Of(400, ApiError.InvalidRequestBody, $"invalid cursor '{cursorText}': must be a non-negative integer");
+        }
         if (cursor < 0)
         {
             return ApiError.Of(400, ApiError.InvalidRequestBody, $"error seek file: invalid cursor {cursor}");

@@ -31,7 +31,7 @@ public static class PtyApi
         return app;
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, TerminalService terminals, SessionService sessions, ILogger<TerminalService> logger)
+    private static async Task<IResult> CreateAsync(HttpContext http, TerminalService terminals, ILogger<TerminalService> logger)
     {
         CreateTerminalRequest? request;
         try
@@ -53,7 +53,7 @@ public static class PtyApi
             return ApiError.Of(400, ApiError.InvalidRequestBody, "the command contains a NUL character, which a shell cannot hold");
         }
         // Upstream's rules (expand ~ and $VAR, create the directory); upstream answers a failure with 500 and two JSON documents.
-        var (directory, error) = sessions.ResolveDirectory(request?.Cwd, EnvironmentBuilder.ProcessEnvironment(), create: true);
+        var (directory, error) = WorkingDirectory.Resolve(request?.Cwd, EnvironmentBuilder.ProcessEnvironment(), create: true);
         if (error is not null)
         {
             logger.LogInformation("Rejected POST /pty: {Reason}", error);
@@ -85,7 +85,7 @@ public static class PtyApi
             logger.LogInformation("Rejected DELETE /pty/{Id}: no such session", id);
             return NotFound(id);
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static async Task ConnectAsync(string id, HttpContext http, TerminalService terminals, TimeProvider time, ILogger<TerminalService> logger)

@@ -18,6 +18,9 @@ public static class SessionsApi
     /// <summary>Extension header of a session run: the run's command id (the <c>init</c> event carries the session id, as upstream).</summary>
     public const string CommandIdHeader = "EXECD-COMMAND-ID";
 
+    /// <summary>Error code of the 429 answered when <c>Execd:Sessions:MaxSessions</c> sessions are live.</summary>
+    public const string SessionLimitReached = "SESSION_LIMIT_REACHED";
+
     /// <summary>Upstream caps a run without a timeout at 24 h.</summary>
     private static readonly TimeSpan DefaultRunTimeout = TimeSpan.FromHours(24);
 
@@ -46,7 +49,7 @@ public static class SessionsApi
             logger.LogInformation("Rejected POST /session: invalid body ({Reason})", ex.Message);
             return ApiError.Of(400, ApiError.InvalidRequestBody, $"error parsing request. {ex.Message}");
         }
-        var (directory, error) = sessions.ResolveDirectory(request?.Cwd, EnvironmentBuilder.ProcessEnvironment(), create: true);
+        var (directory, error) = WorkingDirectory.Resolve(request?.Cwd, EnvironmentBuilder.ProcessEnvironment(), create: true);
         if (error is not null)
         {
             logger.LogInformation("Rejected POST /session: {Reason}", error);
@@ -56,6 +59,11 @@ public static class SessionsApi
         {
             var entry = await sessions.CreateAsync(directory, http.RequestAborted);
             return TypedResults.Json(new CreateSessionResponse(entry.Id), SessionWireJson.Default.CreateSessionResponse, contentType: "application/json; charset=utf-8");
+        }
+        catch (SessionLimitException ex)
+        {
+            logger.LogInformation("Rejected POST /session: {Reason}", ex.Message);
+            return ApiError.Of(429, SessionLimitReached, $"error creating session. {ex.Message}");
         }
         catch (CommandStartException ex)
         {
@@ -89,7 +97,7 @@ public static class SessionsApi
             logger.LogInformation("Rejected POST /session/{Id}/run: no such session", id);
             return NotFound(sessions, id, "error running in session. ");
         }
-        var (directory, error) = sessions.ResolveDirectory(request!.Cwd, EnvironmentBuilder.ProcessEnvironment(), create: false);
+        var (directory, error) = WorkingDirectory.Resolve(request!.Cwd, EnvironmentBuilder.ProcessEnvironment());
         if (error is not null)
         {
             logger.LogInformation("Rejected POST /session/{Id}/run: {Reason}", id, error);
@@ -120,6 +128,10 @@ public static class SessionsApi
         {
             return "invalid request. Key: 'RunInSessionRequest.Timeout' Error:Field validation for 'Timeout' failed on the 'gte' tag";
         }
+        if (CommandRequestValidator.TimeoutError(request.Timeout) is { } timeoutError)
+        {
+            return "invalid request. " + timeoutError;
+        }
         if (request.Command.Contains('\0', StringComparison.Ordinal))
         {
             return "invalid request. the command contains a NUL character, which a shell cannot hold";
@@ -134,7 +146,7 @@ public static class SessionsApi
             logger.LogInformation("Rejected DELETE /session/{Id}: no such session", id);
             return NotFound(sessions, id, "");
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static IResult NotFound(SessionService sessions, string id, string prefix) =>

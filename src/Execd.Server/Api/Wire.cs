@@ -21,8 +21,6 @@ public sealed class RunCommandRequest
     public bool Stdin { get; set; }
 }
 
-public sealed record ErrorBody(string Code, string Message);
-
 /// <summary>The 401 body: upstream's <c>error</c> field plus the usual code and message.</summary>
 public sealed record UnauthorizedBody(string Code, string Message, string Error);
 
@@ -68,43 +66,9 @@ public sealed record PluginResponse(string Name, string? Version, string Path, s
     NumberHandling = JsonNumberHandling.Strict,
     AllowTrailingCommas = false)]
 [JsonSerializable(typeof(RunCommandRequest))]
-[JsonSerializable(typeof(ErrorBody))]
 [JsonSerializable(typeof(UnauthorizedBody))]
 [JsonSerializable(typeof(CommandStatusResponse))]
 [JsonSerializable(typeof(MetricsResponse))]
 [JsonSerializable(typeof(PluginResponse[]))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 public sealed partial class WireJson : JsonSerializerContext;
-
-/// <summary>Upstream's error codes and the one way this daemon answers with an error.</summary>
-public static class ApiError
-{
-    public const string InvalidRequestBody = "INVALID_REQUEST_BODY";
-    public const string MissingQuery = "MISSING_QUERY";
-    public const string RuntimeError = "RUNTIME_ERROR";
-    public const string ContextNotFound = "CONTEXT_NOT_FOUND";
-    public const string NotFound = "NOT_FOUND";
-
-    public static IResult Of(int status, string code, string message) =>
-        TypedResults.Json(new ErrorBody(code, message), WireJson.Default.ErrorBody, contentType: "application/json; charset=utf-8", statusCode: status);
-
-    public static Task WriteAsync(HttpContext context, int status, string code, string message)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json; charset=utf-8";
-        return context.Response.WriteAsJsonAsync(new ErrorBody(code, message), WireJson.Default.ErrorBody, "application/json; charset=utf-8");
-    }
-
-    /// <summary>A 200 with an empty body and <c>Content-Length: 0</c> (the JS SDK parses JSON otherwise).</summary>
-    public static IResult EmptyOk() => new EmptyOkResult();
-
-    private sealed class EmptyOkResult : IResult
-    {
-        public Task ExecuteAsync(HttpContext httpContext)
-        {
-            httpContext.Response.StatusCode = 200;
-            httpContext.Response.ContentLength = 0;
-            return Task.CompletedTask;
-        }
-    }
-}

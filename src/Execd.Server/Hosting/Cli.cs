@@ -12,7 +12,9 @@ public static class Cli
     [
         new("port", "Execd:Port", null, "TCP port to listen on (default 44772; 0 picks a free one)"),
         new("host", "Execd:Host", "EXECD_HOST", "address to listen on (default 0.0.0.0, all IPv4 interfaces; 127.0.0.1 to restrict)"),
-        new("access-token", "Execd:AccessToken", "EXECD_ACCESS_TOKEN", "require this value in the X-EXECD-ACCESS-TOKEN header of every request"),
+        new("access-token", "Execd:AccessToken", "EXECD_ACCESS_TOKEN",
+            "require this value in the X-EXECD-ACCESS-TOKEN header of every request (prefer the env variable or --access-token-file: a flag is visible in /proc/PID/cmdline)"),
+        new("access-token-file", "Execd:AccessTokenFile", "EXECD_ACCESS_TOKEN_FILE", "read the access token from this file (first line)"),
         new("log-level", "Execd:LogLevel", null, "0-2 fatal, 3 error, 4 warn, 5-6 info (default 6), 7+ debug"),
         new("graceful-shutdown-timeout", "Execd:GracefulShutdownTimeout", "EXECD_API_GRACE_SHUTDOWN", "accepted for compatibility; streams end with their last event"),
         new("plugins-dir", "Execd:PluginsDir", "EXECD_PLUGINS_DIR", "folder of plugin folders (default: plugins/ beside the executable)"),
@@ -22,11 +24,13 @@ public static class Cli
         new("jupyter-token", "Execd:JupyterToken", null, "accepted for compatibility; Jupyter is not supported"),
     ];
 
-    public sealed record Result(Dictionary<string, string?> Settings, bool ShowHelp, string? Error);
+    /// <param name="FlagsGiven">Flags that came from the command line (not the environment), by name.</param>
+    public sealed record Result(Dictionary<string, string?> Settings, bool ShowHelp, string? Error, IReadOnlySet<string>? FlagsGiven = null);
 
     public static Result Parse(IReadOnlyList<string> args, Func<string, string?> getEnv)
     {
         var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        var given = new HashSet<string>(StringComparer.Ordinal);
         foreach (var flag in Flags)
         {
             if (flag.Env is not null && getEnv(flag.Env) is { Length: > 0 } value)
@@ -79,8 +83,9 @@ public static class Cli
                 value = args[++i];
             }
             settings[flag.Key] = value;
+            given.Add(flag.Name);
         }
-        return new(settings, false, null);
+        return new(settings, false, null, given);
     }
 
     public static string Usage()

@@ -2,10 +2,12 @@ using System.Net;
 using Execd.Core.Commands;
 using Execd.Core.Plugins;
 using Execd.Core.Storage;
+using Execd.Files;
 using Execd.Server.Api;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace Execd.Server.Hosting;
 
@@ -26,6 +28,9 @@ public static class ExecdApp
             Console.Error.WriteLine(Cli.Usage());
             return 2;
         }
+        // Every value a secret had at start (a flag and the environment may both hold one), before Build scrubs the environment.
+        var secrets = EnvironmentBuilder.DaemonSecrets.Select(Environment.GetEnvironmentVariable)
+            .Append(cli.Settings.GetValueOrDefault("Execd:AccessToken")).OfType<string>().Where(v => v.Length > 0).Distinct().ToList();
         WebApplication app;
         try
         {
@@ -38,6 +43,24 @@ public static class ExecdApp
         }
         await using (app)
         {
+            if (cli.FlagsGiven?.Contains("access-token") == true)
+            {
+                app.Logger.LogWarning("--access-token on the command line is readable by every process in /proc/{Pid}/cmdline until it is " +
+                    "overwritten; use EXECD_ACCESS_TOKEN or --access-token-file instead", Environment.ProcessId);
+            }
+            foreach (var secret in secrets)
+            {
+                // The flag's value in /proc/PID/cmdline, and EXECD_ACCESS_TOKEN in /proc/PID/environ.
+                var (overwritten, error) = ProcessArgumentScrubber.Overwrite(secret);
+                if (error is not null)
+                {
+                    app.Logger.LogWarning("Could not overwrite the access token in /proc/{Pid}/cmdline and environ: {Error}", Environment.ProcessId, error);
+                }
+                else
+                {
+                    app.Logger.LogDebug("Overwrote the access token in the process's argument and environment blocks ({Count} place(s))", overwritten);
+                }
+            }
             try
             {
                 await app.StartAsync();
@@ -65,6 +88,8 @@ public static class ExecdApp
         var options = new ExecdOptions();
         builder.Configuration.GetSection("Execd").Bind(options);
         options.Validate();
+        // Read: now no child (command, session, in-process PowerShell) may see the token in its environment.
+        EnvironmentBuilder.ScrubDaemonSecrets();
 
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(c =>
@@ -80,6 +105,10 @@ public static class ExecdApp
         {
             k.Listen(IPAddress.Parse(options.Host), options.Port);
             k.AddServerHeader = false;
+            // Kestrel answers its own 414/431 with an empty body that no middleware can change; with its limits
+            // above ours, RequestLimits answers them in JSON. Only beyond these are Kestrel's empty answers left.
+            k.Limits.MaxRequestLineSize = RequestLimits.KestrelLineBytes;
+            k.Limits.MaxRequestHeadersTotalSize = RequestLimits.KestrelHeaderBytes;
         });
 
         var services = builder.Services;
@@ -87,7 +116,7 @@ public static class ExecdApp
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<EnvironmentBuilder>();
         services.AddSingleton(new UserDatabase());
-        services.AddSingleton<CommandRequests>();
+        services.AddSingleton<CommandRequestValidator>();
         services.AddSingleton<StorageRanking>();
         services.AddSingleton<CommandService>();
         services.AddExecdStorage(builder.Configuration);
@@ -125,15 +154,23 @@ public static class ExecdApp
         app.UseExceptionHandler(error => error.Run(context =>
         {
             var ex = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-            return ApiError.WriteAsync(context, 500, ApiError.RuntimeError, ex?.Message ?? "internal error");
+            // Kestrel's request errors (a body over the 30 MB limit: 413, a malformed body: 400) keep their status.
+            return ex is BadHttpRequestException bad
+                ? ApiError.WriteAsync(context, bad.StatusCode, ApiError.InvalidRequestBody, bad.Message)
+                : ApiError.WriteAsync(context, 500, ApiError.RuntimeError, ex?.Message ?? "internal error");
         }));
         app.UseStatusCodePages(context =>
         {
             var http = context.HttpContext;
-            return http.Response.StatusCode is 404 or 405
-                ? ApiError.WriteAsync(http, http.Response.StatusCode, ApiError.NotFound, $"no route for {http.Request.Method} {http.Request.Path}")
-                : Task.CompletedTask;
+            return http.Response.StatusCode switch
+            {
+                404 or 405 => ApiError.WriteAsync(http, http.Response.StatusCode, ApiError.NotFound, $"no route for {http.Request.Method} {http.Request.Path}"),
+                >= 400 => ApiError.WriteAsync(http, http.Response.StatusCode, http.Response.StatusCode >= 500 ? ApiError.RuntimeError : ApiError.InvalidRequestBody,
+                    ReasonPhrases.GetReasonPhrase(http.Response.StatusCode)),
+                _ => Task.CompletedTask,
+            };
         });
+        app.UseMiddleware<RequestLimits>();
         if (!string.IsNullOrEmpty(options.AccessToken))
         {
             app.UseMiddleware<AccessTokenMiddleware>(options.AccessToken);
@@ -144,6 +181,7 @@ public static class ExecdApp
         app.MapCommandStdin();
         app.MapMetrics();
         app.MapStorage();
+        app.MapHealth();
         app.MapFiles();
         app.MapSessions();
         app.MapPty();

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>
 /// <c>POST /files/upload</c>: reads the multipart body section by section straight from the socket (never

@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>
 /// The few POSIX calls .NET does not expose: <c>statx</c> without following links (owner, group, mode, type,
-/// birth time in one call), <c>chown</c>, and <c>fsync</c> of a directory so a rename is durable.
+/// birth time in one call), <c>chown</c>, <c>rename</c> of a link itself, and <c>fsync</c> of a directory so a rename is durable.
 /// </summary>
 internal static partial class NativeFs
 {
@@ -44,6 +44,9 @@ internal static partial class NativeFs
     [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int ChownCall(string path, int uid, int gid);
 
+    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameCall(string from, string to);
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenCall(string path, int flags);
 
@@ -63,6 +66,15 @@ internal static partial class NativeFs
         if (ChownCall(path, uid, gid) != 0)
         {
             throw new IOException($"chown {path}: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+    }
+
+    /// <summary><c>rename(2)</c>: moves the entry itself (a link is moved, never what it points to). Throws <see cref="IOException"/> with the errno text.</summary>
+    public static void Rename(string from, string to)
+    {
+        if (RenameCall(from, to) != 0)
+        {
+            throw new IOException($"rename {from} to {to}: {Marshal.GetLastPInvokeErrorMessage()}");
         }
     }
 

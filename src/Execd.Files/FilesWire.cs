@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>Upstream's <c>FileInfo</c>: <c>mode</c> is the octal permission digits read as decimal (0755 → 755).</summary>
 public sealed record FileInfoDto(

@@ -1,6 +1,6 @@
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
-/// <summary>Checks a client's path: absolute (or <c>~</c>-relative), never empty, no NUL.</summary>
+/// <summary>Checks a client's path: absolute (or <c>~</c>-relative), never empty, no NUL, no <c>..</c> component.</summary>
 internal static class FsPath
 {
     /// <summary>The absolute, normalised form of <paramref name="path"/>, or a 400 naming <paramref name="what"/>.</summary>
@@ -27,6 +27,12 @@ internal static class FsPath
         if (!path.StartsWith('/'))
         {
             throw FileApiException.BadRequest($"{what} must be absolute: '{path}'", code);
+        }
+        // ".." is refused rather than resolved as text: "X/victim/missing/.." is not X when a component is a link or
+        // missing, and the kernel would not resolve it to X/victim either way. One rule for every files route.
+        if (path.Split('/').Contains(".."))
+        {
+            throw FileApiException.BadRequest($"{what} must not contain '..' components: '{path}'", code);
         }
         var full = Path.GetFullPath(path);
         return full.Length > 1 ? full.TrimEnd('/') : full;

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>Streams lines <c>offset</c>..<c>offset+limit-1</c> (1-based) of a file, each ending in <c>\n</c>.</summary>
 internal static class LineRange

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>
 /// <c>strings.ReplaceAll</c> on a file of any size: streamed through a bounded buffer into a stage beside

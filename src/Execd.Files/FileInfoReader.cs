@@ -1,7 +1,7 @@
 using System.Globalization;
 using Execd.Core.Commands;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>What <c>lstat</c> says about a path (a link is described, never followed).</summary>
 internal readonly record struct FsEntry(string Path, int Type, int Permissions, uint Uid, uint Gid, long Size,

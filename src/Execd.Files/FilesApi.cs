@@ -1,12 +1,13 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using System.Text.Json.Serialization.Metadata;
 using Execd.Core.Commands;
-using Execd.Server.Files;
+using Execd.Core.Http;
 using Microsoft.Net.Http.Headers;
 
-namespace Execd.Server.Api;
+namespace Execd.Files;
 
 /// <summary>
 /// <c>/files*</c> and <c>/directories*</c>: metadata, delete, permissions, move, search, replace, streamed
@@ -47,6 +48,18 @@ public static class FilesApi
             logger.Log(ex.Status >= 500 ? LogLevel.Error : LogLevel.Information, "Rejected {Method} {Path}: {Status} {Code} {Message}",
                 http.Request.Method, http.Request.Path, ex.Status, ex.Code, ex.Message);
             return ApiError.Of(ex.Status, ex.Code, ex.Message);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // Kestrel's verdict on the request itself (e.g. a body over the size limit: 413): the client's fault.
+            logger.LogInformation("Rejected {Method} {Path}: {Status} {Message}", http.Request.Method, http.Request.Path, ex.StatusCode, ex.Message);
+            return ApiError.Of(ex.StatusCode, FileApiException.InvalidRequestBody, ex.Message);
+        }
+        catch (RegexMatchTimeoutException ex)
+        {
+            logger.LogInformation("Rejected {Method} {Path}: pattern too slow to match", http.Request.Method, http.Request.Path);
+            return ApiError.Of(400, FileApiException.InvalidRequestBody,
+                $"search pattern is too expensive: matching one name took longer than {ex.MatchTimeout.TotalSeconds:0.###} s; use a simpler pattern");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && !http.RequestAborted.IsCancellationRequested)
         {
@@ -99,7 +112,7 @@ public static class FilesApi
             }
         }
         targets.ForEach(File.Delete);
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static async Task<IResult> PermissionsAsync(HttpContext http, UserDatabase users)
@@ -109,20 +122,20 @@ public static class FilesApi
         foreach (var (given, dto) in request)
         {
             var full = FsPath.Resolve(given);
-            FsEntry.LStat(full);
+            NotALink(FsEntry.LStat(full), given);
             changes.Add((full, PermissionChange.Resolve(dto ?? new PermissionDto(), given, users)));
         }
         foreach (var (path, change) in changes)
         {
             change.Apply(path);
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static async Task<IResult> MoveAsync(HttpContext http)
     {
         var request = await ReadBodyAsync(http, FilesJson.Default.ListRenameItemDto);
-        var moves = new List<(string Src, string Dest, bool Directory)>();
+        var moves = new List<(string Src, string Dest, bool Directory, bool Link)>();
         foreach (var item in request)
         {
             if (item is null)
@@ -140,13 +153,18 @@ public static class FilesApi
             {
                 throw FileApiException.BadRequest($"cannot move directory {item.Src} into itself ({item.Dest})");
             }
-            moves.Add((src, dest, entry.IsDirectory));
+            moves.Add((src, dest, entry.IsDirectory, entry.IsLink));
         }
-        foreach (var (src, dest, isDirectory) in moves.Where(m => m.Src != m.Dest))
+        foreach (var (src, dest, isDirectory, link) in moves.Where(m => m.Src != m.Dest))
         {
             // Upstream creates the destination's parent directories.
             Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
-            if (isDirectory)
+            if (link)
+            {
+                // The link itself moves (File.Move would look through a link to a directory and fail).
+                NativeFs.Rename(src, dest);
+            }
+            else if (isDirectory)
             {
                 Directory.Move(src, dest);
             }
@@ -155,7 +173,7 @@ public static class FilesApi
                 File.Move(src, dest, overwrite: false);
             }
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static IResult Search(HttpContext http, UserDatabase users)
@@ -198,6 +216,7 @@ public static class FilesApi
             {
                 throw FileApiException.BadRequest($"old content must not be empty ({given})");
             }
+            NotALink(FsEntry.LStat(full), given);
             jobs.Add((given, RegularFile(full, given), item.Old, item.New ?? ""));
         }
         var results = new Dictionary<string, ReplaceResultDto>(StringComparer.Ordinal);
@@ -205,7 +224,19 @@ public static class FilesApi
         {
             results[given] = new ReplaceResultDto(await ContentReplacer.ReplaceAsync(file, old, replacement, http.RequestAborted));
         }
-        return verbose ? Json(results, FilesJson.Default.DictionaryStringReplaceResultDto) : ApiError.EmptyOk();
+        return verbose ? Json(results, FilesJson.Default.DictionaryStringReplaceResultDto) : EmptyBody.Ok();
+    }
+
+    /// <summary>
+    /// The one symlink rule for writes: a change never goes through a link. Upload and mv replace or move the link
+    /// itself; replace and permissions refuse it (400) instead of changing what it points to.
+    /// </summary>
+    private static void NotALink(FsEntry entry, string given)
+    {
+        if (entry.IsLink)
+        {
+            throw FileApiException.BadRequest($"path is a symbolic link: {given} (changes never go through a link; use its target's path)");
+        }
     }
 
     /// <summary>The regular file at <paramref name="full"/>, through links; 404 when missing, 400 for anything else.</summary>
@@ -232,7 +263,7 @@ public static class FilesApi
     {
         var written = await new MultipartUpload(users).RunAsync(http, http.RequestAborted);
         logs.CreateLogger(typeof(FilesApi).FullName!).LogInformation("Uploaded {Count} file(s): {Paths}", written.Count, string.Join(", ", written));
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static async Task<IResult> DownloadAsync(HttpContext http)
@@ -396,7 +427,7 @@ public static class FilesApi
                 change.Apply(path);
             }
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 
     private static IResult DeleteDirectories(HttpContext http)
@@ -434,6 +465,6 @@ public static class FilesApi
                 Directory.Delete(path, recursive: true);
             }
         }
-        return ApiError.EmptyOk();
+        return EmptyBody.Ok();
     }
 }

@@ -1,4 +1,4 @@
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>
 /// Walks a directory tree in lexical (ordinal) order per directory, each directory followed by its

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>
 /// A new file written beside its target (<c>.&lt;name&gt;.upload-&lt;random&gt;</c> in the same directory, so

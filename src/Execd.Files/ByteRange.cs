@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>One satisfiable byte range of a file of known length (RFC 9110 §14.1.2).</summary>
 internal readonly record struct ByteRange(long Start, long Length)

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>
 /// A glob (<c>*</c>, <c>**</c>, <c>?</c>, <c>[abc]</c>, <c>[!a-z]</c>, <c>{a,b}</c>). Like upstream, a pattern without

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Execd.Core.Commands;
 
-namespace Execd.Server.Files;
+namespace Execd.Files;
 
 /// <summary>Upstream writes modes as octal digits in a decimal number: 755 means 0o755.</summary>
 internal static class FileModes
@@ -29,7 +29,10 @@ internal sealed record PermissionChange(int? Mode, int Uid, int Gid)
 {
     public bool ChangesOwner => Uid >= 0 || Gid >= 0;
 
-    /// <summary>Resolves names against /etc/passwd and /etc/group; an unknown name is a 400, not a silent no-op.</summary>
+    /// <summary>
+    /// Resolves names against /etc/passwd and /etc/group; an unknown name is a 400, not a silent no-op. A numeric id
+    /// must be 0…2147483647 (as a command's uid/gid): 4294967295 would mean "unchanged" to chown, larger ones wrap.
+    /// </summary>
     public static PermissionChange Resolve(PermissionDto dto, string path, UserDatabase users, string code = FileApiException.InvalidRequestBody)
     {
         var mode = FileModes.FromWire(dto.Mode, path, code);
@@ -37,14 +40,14 @@ internal sealed record PermissionChange(int? Mode, int Uid, int Gid)
         if (!string.IsNullOrEmpty(dto.Owner))
         {
             uid = users.FindUser(dto.Owner) is { } user ? (int)user.Uid
-                : uint.TryParse(dto.Owner, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? (int)n
+                : int.TryParse(dto.Owner, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n
                 : throw FileApiException.BadRequest($"unknown owner '{dto.Owner}' for {path}", code);
         }
         var gid = -1;
         if (!string.IsNullOrEmpty(dto.Group))
         {
             gid = users.FindGroupId(dto.Group) is { } g ? (int)g
-                : uint.TryParse(dto.Group, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? (int)n
+                : int.TryParse(dto.Group, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n
                 : throw FileApiException.BadRequest($"unknown group '{dto.Group}' for {path}", code);
         }
         return new PermissionChange(mode, uid, gid);
