@@ -22,21 +22,22 @@ internal sealed class RedisHealthCheck(RedisStorageProvider provider) : IHealthC
         }
         catch (IOException ex)
         {
-            return new HealthCheckResult(failure, ex.Message, data: data);
+            return new HealthCheckResult(failure, await WhyNotConnectedAsync(ex.Message).ConfigureAwait(false), data: data);
         }
         try
         {
             var ping = await db.PingAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
             data["ping_ms"] = ping.TotalMilliseconds;
-            var (used, max, system) = ParseMemory((string?)await db.ExecuteAsync("INFO", "memory").WaitAsync(cancellationToken).ConfigureAwait(false));
+            var (used, max, system) = await provider.MemoryAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
             var limit = max > 0 ? max : system;
             var free = limit > 0 ? Math.Max(0, limit - used) : long.MaxValue;
             data[StorageHealth.FreeBytesKey] = free;
             data["used_memory"] = used;
             data["maxmemory"] = max;
             var memory = max > 0 ? $"{used} of maxmemory {max} bytes used" : $"{used} bytes used, no maxmemory";
-            if (max > 0 && free == 0)
+            if (max > 0 && free < RedisStorageProvider.MaxEntryBytes)
             {
+                // Less than one full stream entry left: the next burst of output would be refused with OOM.
                 return new HealthCheckResult(failure, $"Redis at {provider.Location}: maxmemory reached ({memory})", data: data);
             }
             var probe = provider.Keys.Probe;
@@ -63,30 +64,30 @@ internal sealed class RedisHealthCheck(RedisStorageProvider provider) : IHealthC
                 ? new HealthCheckResult(HealthStatus.Healthy, summary, data: data)
                 : new HealthCheckResult(HealthStatus.Degraded, $"{summary}; {string.Join("; ", notes)}", data: data);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or IOException)
         {
             return new HealthCheckResult(failure, $"Redis at {provider.Location}: {ex.Message}", data: data);
         }
     }
 
-    /// <summary>used_memory, maxmemory and total_system_memory from <c>INFO memory</c> (0 when absent).</summary>
-    internal static (long Used, long Max, long System) ParseMemory(string? info)
+    /// <summary>
+    /// The client's own account of the failure (e.g. an authentication failure) comes with a command sent while
+    /// disconnected; connection events raised before the provider subscribed are not seen otherwise.
+    /// </summary>
+    private async Task<string> WhyNotConnectedAsync(string reason)
     {
-        long used = 0, max = 0, system = 0;
-        foreach (var line in (info ?? "").Split('\n'))
+        if (provider.Multiplexer is not { } mux || provider.LastConnectionFailure is not null)
         {
-            var parts = line.Trim().Split(':', 2);
-            if (parts.Length != 2 || !long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
-            {
-                continue;
-            }
-            switch (parts[0])
-            {
-                case "used_memory": used = value; break;
-                case "maxmemory": max = value; break;
-                case "total_system_memory": system = value; break;
-            }
+            return reason;
         }
-        return (used, max, system);
+        try
+        {
+            await mux.GetDatabase().PingAsync().ConfigureAwait(false);
+            return reason;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return $"{reason}: {ex.Message}";
+        }
     }
 }

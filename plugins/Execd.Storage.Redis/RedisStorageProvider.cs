@@ -28,7 +28,9 @@ internal sealed class RedisStorageProvider : IOutputStorageProvider, IDisposable
     private long _queuedBytes;
     private long _held;
     private int _sinks;
+    private readonly TimeSpan _connectTimeout;
     private volatile string? _lastConnectionFailure;
+    private int _disposed;
 
     public RedisStorageProvider(RedisStorageOptions options, ILogger<RedisStorageProvider> logger)
     {
@@ -38,7 +40,10 @@ internal sealed class RedisStorageProvider : IOutputStorageProvider, IDisposable
         var config = ConfigurationOptions.Parse(options.Configuration!);
         // The daemon starts (and keeps retrying) while Redis is down; the health check says why it is unusable.
         config.AbortOnConnectFail = false;
+        // INFO (memory headroom in the health check) is an "admin" command to this client.
+        config.AllowAdmin = true;
         Location = string.Join(",", config.EndPoints.Select(e => e.ToString())) + (config.Ssl ? " (tls)" : "");
+        _connectTimeout = TimeSpan.FromMilliseconds(config.ConnectTimeout + 500);
         _connecting = Connect(config);
         _writer = Task.Run(WriteLoopAsync);
     }
@@ -68,6 +73,12 @@ internal sealed class RedisStorageProvider : IOutputStorageProvider, IDisposable
         if (_connecting.IsFaulted)
         {
             throw new IOException($"Redis at {Location}: {_connecting.Exception!.GetBaseException().Message}");
+        }
+        if (!_connecting.IsCompleted)
+        {
+            // The first connection attempt is bounded by the connect timeout; wait for it once rather than fail the
+            // first commands of a daemon that just started.
+            ((IAsyncResult)_connecting).AsyncWaitHandle.WaitOne(_connectTimeout);
         }
         var mux = Multiplexer ?? throw new IOException($"Redis at {Location}: still connecting");
         if (!mux.IsConnected)
@@ -117,7 +128,9 @@ internal sealed class RedisStorageProvider : IOutputStorageProvider, IDisposable
 
     private async Task<ConnectionMultiplexer> Connect(ConfigurationOptions config)
     {
-        var mux = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
+        // The connect log is the only place the first attempt's failure (e.g. authentication) is told.
+        using var log = new StringWriter();
+        var mux = await ConnectionMultiplexer.ConnectAsync(config, log).ConfigureAwait(false);
         mux.ConnectionFailed += (_, e) =>
         {
             _lastConnectionFailure = $"{e.FailureType}{(e.Exception is { } ex ? $" ({ex.GetBaseException().Message})" : "")}";
@@ -130,10 +143,22 @@ internal sealed class RedisStorageProvider : IOutputStorageProvider, IDisposable
         };
         if (!mux.IsConnected)
         {
-            _lastConnectionFailure ??= "could not connect";
+            _lastConnectionFailure ??= FirstFailure(log.ToString(), config.Password) ?? "could not connect";
             _logger.LogWarning("Redis at {Location} is not reachable yet; retrying in the background", Location);
         }
         return mux;
+    }
+
+    /// <summary>The connect log's lines that say what failed, without the password should it appear.</summary>
+    private static string? FirstFailure(string log, string? password)
+    {
+        var lines = log.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Where(l => l.Contains("auth", StringComparison.OrdinalIgnoreCase) || l.Contains("WRONGPASS", StringComparison.Ordinal)
+                || l.Contains("NOAUTH", StringComparison.Ordinal) || l.Contains("fail", StringComparison.OrdinalIgnoreCase))
+            .Take(3)
+            .Select(l => string.IsNullOrEmpty(password) ? l : l.Replace(password, "***", StringComparison.Ordinal))
+            .ToList();
+        return lines.Count == 0 ? null : string.Join(" | ", lines);
     }
 
     /// <summary>
@@ -242,8 +267,23 @@ internal sealed class RedisStorageProvider : IOutputStorageProvider, IDisposable
         }
     }
 
+    /// <summary>The memory section of <c>INFO</c> from the server (INFO through EXECUTE needs admin mode; IServer.Info does not).</summary>
+    internal async Task<(long Used, long Max, long System)> MemoryAsync()
+    {
+        var mux = Multiplexer ?? throw new IOException($"Redis at {Location}: still connecting");
+        var server = mux.GetServers().FirstOrDefault(s => s.IsConnected) ?? throw new IOException($"Redis at {Location} is not connected");
+        var info = await server.InfoAsync("memory").ConfigureAwait(false);
+        var values = info.SelectMany(g => g).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        long Get(string key) => values.TryGetValue(key, out var v) && long.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0;
+        return (Get("used_memory"), Get("maxmemory"), Get("total_system_memory"));
+    }
+
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         // Give queued bytes a bounded chance to reach Redis before the connection closes.
         var deadline = Environment.TickCount64 + (long)Options.FlushTimeout.TotalMilliseconds;
         while (QueuedBytes > 0 && IsConnected && Environment.TickCount64 < deadline)
@@ -259,7 +299,14 @@ internal sealed class RedisStorageProvider : IOutputStorageProvider, IDisposable
         catch (AggregateException)
         {
         }
-        Multiplexer?.Dispose();
+        if (Multiplexer is { } mux)
+        {
+            mux.Dispose();
+        }
+        else
+        {
+            _connecting.ContinueWith(t => t.Result.Dispose(), TaskContinuationOptions.OnlyOnRanToCompletion);
+        }
         _stop.Dispose();
     }
 }
