@@ -130,12 +130,17 @@ internal sealed class RedisSink : IOutputSink
         {
             while (_acked < _length && _failure is null)
             {
+                if (!_provider.IsConnected)
+                {
+                    throw new IOException($"Redis at {_provider.Location} is not connected; {_length - _acked} bytes of {StreamKey} were not acknowledged");
+                }
                 var left = deadline - Environment.TickCount64;
                 if (left <= 0)
                 {
                     throw new IOException($"Redis at {_provider.Location} did not acknowledge {_length - _acked} bytes of {StreamKey} within {timeout}");
                 }
-                Monitor.Wait(_ack, TimeSpan.FromMilliseconds(left));
+                // Bounded waits: a lost connection is noticed even if the writer never reports back.
+                Monitor.Wait(_ack, TimeSpan.FromMilliseconds(Math.Min(left, 50)));
             }
         }
         ThrowIfFailed();

@@ -42,6 +42,8 @@ internal sealed class RedisStorageProvider : IOutputStorageProvider, IDisposable
         config.AbortOnConnectFail = false;
         // INFO (memory headroom in the health check) is an "admin" command to this client.
         config.AllowAdmin = true;
+        // A command sent while disconnected fails at once instead of waiting in a backlog: the sink fails over.
+        config.BacklogPolicy = BacklogPolicy.FailFast;
         Location = string.Join(",", config.EndPoints.Select(e => e.ToString())) + (config.Ssl ? " (tls)" : "");
         _connectTimeout = TimeSpan.FromMilliseconds(config.ConnectTimeout + 500);
         _connecting = Connect(config);
@@ -149,16 +151,23 @@ internal sealed class RedisStorageProvider : IOutputStorageProvider, IDisposable
         return mux;
     }
 
-    /// <summary>The connect log's lines that say what failed, without the password should it appear.</summary>
+    /// <summary>The connect log's first line that says what failed (without its timestamp, and without the password should it appear).</summary>
     private static string? FirstFailure(string log, string? password)
     {
         var lines = log.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Where(l => l.Contains("auth", StringComparison.OrdinalIgnoreCase) || l.Contains("WRONGPASS", StringComparison.Ordinal)
-                || l.Contains("NOAUTH", StringComparison.Ordinal) || l.Contains("fail", StringComparison.OrdinalIgnoreCase))
-            .Take(3)
-            .Select(l => string.IsNullOrEmpty(password) ? l : l.Replace(password, "***", StringComparison.Ordinal))
+            .Select(l => System.Text.RegularExpressions.Regex.Replace(l, @"^\d\d:\d\d:\d\d\.\d+:\s*", ""))
             .ToList();
-        return lines.Count == 0 ? null : string.Join(" | ", lines);
+        // "Connection failed: host:port (Interactive, AuthenticationFailure): ..." names the failure type; the detail after it is noise.
+        var line = lines.Where(l => l.StartsWith("Connection failed:", StringComparison.Ordinal))
+                .Select(l => l.IndexOf("): ", StringComparison.Ordinal) is var end and > 0 ? l[..(end + 1)] : l)
+                .FirstOrDefault()
+            ?? lines.FirstOrDefault(l => l.Contains("NOAUTH", StringComparison.Ordinal) || l.Contains("WRONGPASS", StringComparison.Ordinal));
+        if (line is null)
+        {
+            return null;
+        }
+        line = string.IsNullOrEmpty(password) ? line : line.Replace(password, "***", StringComparison.Ordinal);
+        return line.Length > 300 ? line[..300] + "..." : line;
     }
 
     /// <summary>
