@@ -94,6 +94,7 @@ public static class ExecdApp
         services.Configure<Execd.Core.Sessions.SessionOptions>(builder.Configuration.GetSection("Execd:Sessions"));
         services.AddSingleton<Execd.Core.Sessions.SessionService>();
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
+        builder.AddExecdTelemetry();
 
         var app = builder.Build();
         foreach (var plugin in catalog.Plugins)
@@ -118,6 +119,7 @@ public static class ExecdApp
             app.Logger.LogError("No executor is available: every command will be rejected");
         }
 
+        app.UseExecdTelemetry();
         app.UseExceptionHandler(error => error.Run(context =>
         {
             var ex = context.Features.Get<IExceptionHandlerFeature>()?.Error;
