@@ -34,6 +34,7 @@ internal sealed class Suite(Report report, Sizes sizes)
         ("session", SessionAsync),
         ("powershell", PowerShellAsync),
         ("files", FilesAsync),
+        ("fleet", () => new FleetSection(report, sizes).RunAsync(BackgroundAsync)),
     ];
 
     private async Task RoundTripAsync()
