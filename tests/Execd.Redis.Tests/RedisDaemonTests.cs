@@ -25,13 +25,14 @@ public sealed class RedisDaemonTests : IDisposable
         ["Storage:Redis:SlowPing"] = "00:00:05",
     });
 
-    private static async Task<System.Text.Json.Nodes.JsonObject> WaitProviderAsync(Daemon daemon, string status, int? rank)
+    private static async Task<System.Text.Json.Nodes.JsonObject> WaitProviderAsync(Daemon daemon, string status, int? rank, string? reason = null)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
             var redis = (await daemon.Client.ProvidersAsync()).Select(p => p!.AsObject()).Single(p => (string?)p["name"] == "redis");
-            if ((string?)redis["status"] == status && (rank is null || (int)redis["rank"]! == rank))
+            if ((string?)redis["status"] == status && (rank is null || (int)redis["rank"]! == rank)
+                && (reason is null || ((string?)redis["reason"] ?? "").Contains(reason, StringComparison.Ordinal)))
             {
                 return redis;
             }
@@ -57,7 +58,7 @@ public sealed class RedisDaemonTests : IDisposable
         redis.Dispose();
 
         await using var daemon = await StartAsync(configuration);
-        var provider = await WaitProviderAsync(daemon, "Unhealthy", null);
+        var provider = await WaitProviderAsync(daemon, "Unhealthy", null, "not connected");
         var result = await daemon.RunAsync("echo still-working");
 
         Assert.Contains("not connected", (string?)provider["reason"]);
