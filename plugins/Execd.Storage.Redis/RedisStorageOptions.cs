@@ -10,9 +10,6 @@ internal sealed class RedisStorageOptions
     /// <summary>A StackExchange.Redis connection string (endpoints, <c>password=</c>, <c>ssl=true</c>, ...). Unset: no provider.</summary>
     public string? Configuration { get; set; }
 
-    /// <summary>Rank among providers of equal health; below the files provider's 100 so Redis is the primary when healthy.</summary>
-    public int Priority { get; set; } = 50;
-
     /// <summary>First part of every key.</summary>
     public string KeyPrefix { get; set; } = "execd";
 

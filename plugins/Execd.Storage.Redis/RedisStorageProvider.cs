@@ -55,7 +55,6 @@ internal sealed class RedisStorageProvider : IOutputStorageProvider, IDisposable
 
     /// <summary>The endpoints (never the password).</summary>
     public string Location { get; }
-    public int Priority => Options.Priority;
     public long BytesHeld => Interlocked.Read(ref _held);
     public int SinksHeld => Volatile.Read(ref _sinks);
 

@@ -1,6 +1,6 @@
 using System.Text;
 using Execd.Storage.Redis;
-using Execd.Storage.Tests;
+using Execd.Testing.Storage;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration;
 using StackExchange.Redis;

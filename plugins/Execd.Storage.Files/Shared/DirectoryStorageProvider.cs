@@ -3,10 +3,13 @@ using Microsoft.Win32.SafeHandles;
 namespace Execd.Storage;
 
 /// <summary>
-/// Output stored as one file per sink in a directory. A sink keeps its file open from creation to deletion
-/// and reads through that handle, so what was written stays readable after the directory is deleted (on
-/// Linux an unlinked file lives while a descriptor is open); the sink notices the deletion within
+/// Output stored as one file per sink in a directory. While it is written, a sink keeps its file open and reads
+/// through that handle, so what was written stays readable after the directory is deleted (on Linux an unlinked
+/// file lives while a descriptor is open); the sink notices the deletion within
 /// <see cref="DirectoryProviderOptions.DeletionCheckInterval"/> and throws, so the host moves the output.
+/// Once completed, a sink closes its file and opens it again for each read: a finished command holds no
+/// descriptor (thousands of finished commands must not exhaust the daemon's descriptor limit); the price is
+/// that a finished command's output is gone if its directory is deleted afterwards.
 /// </summary>
 [RegisteredByPlugin]
 internal sealed class DirectoryStorageProvider : IOutputStorageProvider
@@ -19,14 +22,12 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider
 
     /// <param name="kind"><c>files</c> or <c>tmpfs</c>.</param>
     /// <param name="directory">Absolute directory.</param>
-    /// <param name="priority">Rank among providers of equal health.</param>
     /// <param name="options">Mode, budget, deletion check interval.</param>
     /// <param name="openGuard">Returns why a sink must not be opened in the directory now (e.g. not a tmpfs), or null.</param>
-    public DirectoryStorageProvider(string kind, string directory, int priority, DirectoryProviderOptions options, Func<string, string?>? openGuard = null)
+    public DirectoryStorageProvider(string kind, string directory, DirectoryProviderOptions options, Func<string, string?>? openGuard = null)
     {
         Kind = kind;
         Location = directory;
-        Priority = priority;
         _options = options;
         _openGuard = openGuard;
     }
@@ -34,7 +35,6 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider
     public string Name => $"{Kind}:{Location}";
     public string Kind { get; }
     public string Location { get; }
-    public int Priority { get; }
     public DirectoryProviderOptions Options => _options;
     public long BudgetBytes => _options.BudgetBytes;
     public long BytesHeld => Interlocked.Read(ref _held);
@@ -87,6 +87,7 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider
     private sealed class FileSink(DirectoryStorageProvider provider, string path, FileStream stream) : IOutputSink
     {
         private readonly SafeFileHandle _handle = stream.SafeFileHandle;
+        private volatile bool _completed;
         private long _length;
         private long _nextCheck = Environment.TickCount64 + (long)provider._options.DeletionCheckInterval.TotalMilliseconds;
         private bool _closed;
@@ -97,6 +98,10 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider
         public void Append(ReadOnlySpan<byte> data)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
+            if (_completed)
+            {
+                throw new InvalidOperationException($"{path}: appended after Complete");
+            }
             if (data.IsEmpty)
             {
                 return;
@@ -123,11 +128,22 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider
                 return 0;
             }
             // Only bytes that were appended completely count (a failed append may have left a partial tail).
-            return RandomAccess.Read(_handle, buffer[..(int)Math.Min(buffer.Length, _length - offset)], offset);
+            var want = buffer[..(int)Math.Min(buffer.Length, _length - offset)];
+            if (!_completed)
+            {
+                return RandomAccess.Read(_handle, want, offset);
+            }
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return RandomAccess.Read(handle, want, offset);
         }
 
         public void Complete()
         {
+            if (!_closed && !_completed)
+            {
+                _completed = true;
+                stream.Dispose();
+            }
         }
 
         public void Delete()
