@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Execd.Redis.Tests;
+namespace Execd.Testing;
 
 /// <summary>
 /// A real <c>redis-server</c> on a free loopback port, in a directory the test owns, without persistence. It can be
