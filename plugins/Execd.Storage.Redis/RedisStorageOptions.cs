@@ -10,6 +10,12 @@ internal sealed class RedisStorageOptions
     /// <summary>A StackExchange.Redis connection string (endpoints, <c>password=</c>, <c>ssl=true</c>, ...). Unset: no provider.</summary>
     public string? Configuration { get; set; }
 
+    /// <summary>
+    /// A PEM file holding the certificate authority that signed the server's TLS certificate (with <c>ssl=true</c>), for
+    /// Redis behind a private CA; unset: the system's trust store decides.
+    /// </summary>
+    public string? TrustIssuer { get; set; }
+
     /// <summary>First part of every key.</summary>
     public string KeyPrefix { get; set; } = "execd";
 
@@ -50,6 +56,10 @@ internal sealed class RedisStorageOptions
         if (options.KeyTtl <= TimeSpan.Zero || options.MaxQueuedBytes <= 0 || options.FlushTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(configuration), "Storage:Redis: KeyTtl, MaxQueuedBytes and FlushTimeout must be positive");
+        }
+        if (options.TrustIssuer is { Length: > 0 } ca && !File.Exists(ca))
+        {
+            throw new FileNotFoundException($"Storage:Redis:TrustIssuer: no certificate file at {ca}", ca);
         }
         if (string.IsNullOrWhiteSpace(options.KeyPrefix))
         {

@@ -44,6 +44,11 @@ internal sealed class RedisStorageProvider : IOutputStorageProvider, IDisposable
         config.AllowAdmin = true;
         // A command sent while disconnected fails at once instead of waiting in a backlog: the sink fails over.
         config.BacklogPolicy = BacklogPolicy.FailFast;
+        if (options.TrustIssuer is { Length: > 0 } ca)
+        {
+            // Only certificates this authority signed are accepted (a private CA need not be in the system store).
+            config.TrustIssuer(ca);
+        }
         Location = string.Join(",", config.EndPoints.Select(e => e.ToString())) + (config.Ssl ? " (tls)" : "");
         _connectTimeout = TimeSpan.FromMilliseconds(config.ConnectTimeout + 500);
         _connecting = Connect(config);

@@ -14,16 +14,7 @@ public sealed class RedisDaemonTests : IDisposable
     private readonly TestDirectory _dir = TestPaths.NewDirectory("redis-daemon");
     private const string Sandbox = "sb-daemon";
 
-    private Task<Daemon> StartAsync(string configuration) => Daemon.StartAsync(new Dictionary<string, string?>
-    {
-        [Daemon.FilesDirectoriesKey] = _dir.Combine("files"),
-        [Daemon.TmpfsDirectoriesKey] = _dir.Combine("tmpfs"),
-        ["Storage:Health:Interval"] = "00:00:01",
-        ["Storage:Redis:Configuration"] = configuration,
-        ["Storage:Redis:SandboxId"] = Sandbox,
-        ["Storage:Redis:SpoolDirectory"] = _dir.Combine("spool"),
-        ["Storage:Redis:SlowPing"] = "00:00:05",
-    });
+    private Task<Daemon> StartAsync(string configuration) => Daemon.StartAsync(RedisServer.DaemonSettings(configuration, _dir, Sandbox));
 
     private static async Task<System.Text.Json.Nodes.JsonObject> WaitProviderAsync(Daemon daemon, string status, int? rank, string? reason = null)
     {
