@@ -135,6 +135,24 @@ public sealed class FleetOutputCmdletTests : IDisposable
     }
 
     [Fact]
+    public void GetExecdFleetOutput_OverTlsWithAPrivateCa_ReadsWithTrustIssuer_AndFailsWithoutIt()
+    {
+        using var tls = RedisServer.Start(tls: true);
+        // The schema by hand, as any writer following the README would leave it.
+        tls.Cli("HSET", $"execd:{Sandbox}:cmd:t1", "state", "completed", "command_id", "t1");
+        tls.Cli("RPUSH", $"execd:{Sandbox}:cmd:t1:sinks", $"execd:{Sandbox}:cmd:t1:out:1");
+        tls.Cli("XADD", $"execd:{Sandbox}:cmd:t1:out:1", "*", "o", "0", "d", "secure line\n");
+
+        var trusted = _pwsh.Run("Get-ExecdFleetOutput -Redis $c -SandboxId $s t1 -TrustIssuer $ca", ("c", tls.Configuration), ("s", Sandbox), ("ca", tls.CaPath))
+            .AssertNoErrors();
+        var untrusted = _pwsh.Run("try { Get-ExecdFleetOutput -Redis $c -SandboxId $s t1 } catch { $_ }", ("c", tls.Configuration), ("s", Sandbox));
+
+        Assert.Equal(["secure line"], trusted.Lines);
+        Assert.Equal("RedisUnreachable,Execd.PowerShell.Cmdlets.GetExecdFleetOutputCommand",
+            Assert.IsType<ErrorRecord>(Assert.Single(untrusted.Output)).FullyQualifiedErrorId);
+    }
+
+    [Fact]
     public void GetExecdFleetOutput_RedisUnreachable_IsATerminatingConnectionErrorThatNeverShowsThePassword()
     {
         _redis.Kill();

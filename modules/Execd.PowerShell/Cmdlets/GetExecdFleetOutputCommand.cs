@@ -40,6 +40,11 @@ public sealed class GetExecdFleetOutputCommand : PSCmdlet, IDisposable
     [ValidateNotNullOrEmpty]
     public string[]? CommandId { get; set; }
 
+    /// <summary>With ssl=true: a PEM file of the certificate authority that signed the server's certificate (a private CA); default: the system's trust store.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? TrustIssuer { get; set; }
+
     /// <summary>The first part of every key (the daemon's Storage:Redis:KeyPrefix).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -62,6 +67,16 @@ public sealed class GetExecdFleetOutputCommand : PSCmdlet, IDisposable
             ThrowTerminatingError(new ErrorRecord(new ArgumentException($"-Redis is not a StackExchange.Redis connection string: {ex.Message}", ex),
                 "InvalidRedisConfiguration", ErrorCategory.InvalidArgument, null));
             return;
+        }
+        if (TrustIssuer is not null)
+        {
+            var ca = SessionState.Path.GetUnresolvedProviderPathFromPSPath(TrustIssuer);
+            if (!File.Exists(ca))
+            {
+                ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"-TrustIssuer: no certificate file at {ca}", ca),
+                    "TrustIssuerNotFound", ErrorCategory.ObjectNotFound, ca));
+            }
+            options.TrustIssuer(ca);
         }
         // Fail at once when Redis is not there rather than retry in the background: this is a one-shot read.
         options.AbortOnConnectFail = true;
