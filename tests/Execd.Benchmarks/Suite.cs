@@ -36,6 +36,7 @@ internal sealed class Suite(Report report, Sizes sizes)
         ("powershell", PowerShellAsync),
         ("files", FilesAsync),
         ("fleet", () => new FleetSection(report, sizes).RunAsync(BackgroundAsync)),
+        ("code", CodeBench.RunAsync(report)),
     ];
 
     private async Task RoundTripAsync()

@@ -4,7 +4,8 @@ using System.Text.Json.Nodes;
 namespace Execd.PowerShell.Client;
 
 /// <summary>One event of a command stream (<c>init</c>, <c>stdout</c>, <c>stderr</c>, <c>execution_complete</c>, <c>error</c>, <c>ping</c>).</summary>
-internal sealed record ExecdEvent(string Type, string? Text, long? Timestamp, long? ExecutionTimeMs, string? ErrorValue, string? Traceback);
+/// <summary><paramref name="Raw"/> is the whole event, for the fields only some streams have (code results, error names).</summary>
+internal sealed record ExecdEvent(string Type, string? Text, long? Timestamp, long? ExecutionTimeMs, string? ErrorValue, string? Traceback, JsonObject? Raw = null);
 
 /// <summary>
 /// Reads a command event stream the way the SDKs do: line by line, blank lines and SSE comments skipped,
@@ -43,7 +44,7 @@ internal sealed class EventReader(Stream body) : IDisposable
             var error = json["error"] as JsonObject;
             var traceback = error?["traceback"] is JsonArray tb ? string.Join(Environment.NewLine, tb.Select(t => (string?)t)) : null;
             return new ExecdEvent(type, (string?)json["text"], (long?)json["timestamp"], (long?)json["execution_time"],
-                (string?)error?["evalue"], traceback);
+                (string?)error?["evalue"], traceback, json);
         }
         return null;
     }

@@ -93,6 +93,8 @@ public static class ExecdApp
         services.AddExecdStorage(builder.Configuration);
         services.Configure<Execd.Core.Sessions.SessionOptions>(builder.Configuration.GetSection("Execd:Sessions"));
         services.AddSingleton<Execd.Core.Sessions.SessionService>();
+        services.Configure<Execd.Core.Code.CodeOptions>(builder.Configuration.GetSection("Execd:Code"));
+        services.AddSingleton<Execd.Core.Code.CodeService>();
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
         builder.AddExecdTelemetry();
 
@@ -143,6 +145,7 @@ public static class ExecdApp
         app.MapStorage();
         app.MapFiles();
         app.MapSessions();
+        app.MapCode();
         return app;
     }
 
