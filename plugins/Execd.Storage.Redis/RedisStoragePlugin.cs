@@ -8,7 +8,7 @@ namespace Execd.Storage.Redis;
 
 /// <summary>
 /// Registers the Redis provider and its health check when <c>Storage:Redis:Configuration</c> is set; without it the
-/// plugin contributes nothing. Registration never waits for Redis: the daemon starts while Redis is down.
+/// plugin contributes nothing and says so (<see cref="PluginInactive"/>). Registration never waits for Redis: the daemon starts while Redis is down.
 /// </summary>
 internal sealed class RedisStoragePlugin : IExecdPlugin
 {
@@ -17,6 +17,8 @@ internal sealed class RedisStoragePlugin : IExecdPlugin
         var options = RedisStorageOptions.Bind(configuration, Environment.GetEnvironmentVariable);
         if (string.IsNullOrWhiteSpace(options.Configuration))
         {
+            // The usual case (a sandbox that keeps its output local): off, and the daemon stays healthy.
+            services.AddSingleton(new PluginInactive($"{RedisStorageOptions.Section}:Configuration is not set"));
             return;
         }
         services.AddSingleton(sp => new RedisStorageProvider(options, sp.GetService<ILoggerFactory>()?.CreateLogger<RedisStorageProvider>() ?? NullLogger<RedisStorageProvider>.Instance));

@@ -42,6 +42,28 @@ public sealed class RedisDaemonTests : IDisposable
     }
 
     [Fact]
+    public async Task RedisNotConfigured_ThePluginIsLoadedInactiveSayingWhy_AndThePluginsCheckStaysHealthy()
+    {
+        await using var daemon = await Daemon.StartAsync(new Dictionary<string, string?>
+        {
+            [Daemon.FilesDirectoriesKey] = _dir.Combine("files"),
+            [Daemon.TmpfsDirectoriesKey] = _dir.Combine("tmpfs"),
+        });
+
+        var plugins = System.Text.Json.Nodes.JsonNode.Parse(await daemon.Client.GetStringAsync("/admin/plugins"))!.AsArray();
+        var redis = plugins.Single(p => (string?)p!["name"] == "Execd.Storage.Redis")!;
+        var health = System.Text.Json.Nodes.JsonNode.Parse(await daemon.Client.GetStringAsync("/healthz"))!;
+
+        Assert.Equal("Loaded", (string?)redis["status"]);
+        Assert.Equal("inactive: Storage:Redis:Configuration is not set", (string?)redis["reason"]);
+        Assert.Empty(redis["contributes"]!.AsArray());
+        Assert.DoesNotContain(await daemon.Client.ProvidersAsync(), p => (string?)p!["name"] == "redis");
+        // Only a failed plugin degrades the plugins check; an inactive one is named nowhere there.
+        var pluginsCheck = health["entries"]!["plugins"]!;
+        Assert.DoesNotContain("Execd.Storage.Redis", (string?)pluginsCheck["description"] ?? "");
+    }
+
+    [Fact]
     public async Task RedisUnreachableAtStartup_DaemonStarts_RedisIsUnhealthyWithTheReason_AndCommandsRunOnFiles()
     {
         var redis = RedisServer.Start();

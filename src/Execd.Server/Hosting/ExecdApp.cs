@@ -103,7 +103,8 @@ public static class ExecdApp
         {
             if (plugin.State == PluginState.Loaded)
             {
-                app.Logger.LogInformation("Plugin {Plugin} loaded: {Contributions}", plugin.Name, string.Join("; ", plugin.Contributions));
+                app.Logger.LogInformation("Plugin {Plugin} loaded: {Contributions}", plugin.Name,
+                    plugin.Contributions.Count == 0 ? plugin.Reason : string.Join("; ", plugin.Contributions));
             }
             else
             {
