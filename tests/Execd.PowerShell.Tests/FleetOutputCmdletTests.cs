@@ -135,6 +135,21 @@ public sealed class FleetOutputCmdletTests : IDisposable
     }
 
     [Fact]
+    public void GetExecdFleetOutput_SeveralStreams_WritesTheNewestAndWarnsThatThereAreMore()
+    {
+        // The schema by hand: a command whose output was written as two segments.
+        _redis.Cli("HSET", $"execd:{Sandbox}:cmd:seg", "state", "completed", "command_id", "seg");
+        _redis.Cli("RPUSH", $"execd:{Sandbox}:cmd:seg:sinks", $"execd:{Sandbox}:cmd:seg:out:1", $"execd:{Sandbox}:cmd:seg:out:2");
+        _redis.Cli("XADD", $"execd:{Sandbox}:cmd:seg:out:1", "*", "o", "0", "d", "head\n");
+        _redis.Cli("XADD", $"execd:{Sandbox}:cmd:seg:out:2", "*", "o", "0", "d", "tail\n");
+
+        var r = _pwsh.Run("Get-ExecdFleetOutput -Redis $c -SandboxId $s seg 3>&1", ("c", _redis.Configuration), ("s", Sandbox)).AssertNoErrors();
+
+        Assert.Contains("2 streams", Assert.Single(r.Output.OfType<WarningRecord>()).Message);
+        Assert.Equal(["tail"], r.Lines);
+    }
+
+    [Fact]
     public void GetExecdFleetOutput_OverTlsWithAPrivateCa_ReadsWithTrustIssuer_AndFailsWithoutIt()
     {
         using var tls = RedisServer.Start(tls: true);

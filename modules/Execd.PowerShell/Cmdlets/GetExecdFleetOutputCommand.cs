@@ -143,6 +143,11 @@ public sealed class GetExecdFleetOutputCommand : PSCmdlet, IDisposable
         {
             WriteWarning($"command {id}: its record in Redis says '{state}': the output here may be partial (still being written, or moved to another provider)");
         }
+        if (output.Sinks.Count > 1)
+        {
+            // Each stream's offsets start at 0 (the provider contract gives a sink no absolute base): they cannot be laid end to end.
+            WriteWarning($"command {id} has {output.Sinks.Count} streams in Redis (its output was capped into segments, or moved): this is the newest one");
+        }
         var lines = text.Split('\n');
         var count = text.EndsWith('\n') ? lines.Length - 1 : lines.Length;
         for (var i = 0; i < count; i++)
