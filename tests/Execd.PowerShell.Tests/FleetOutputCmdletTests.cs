@@ -187,14 +187,14 @@ public sealed class FleetOutputCmdletTests : IDisposable
     public async Task RealPwsh_ImportModule_LoadsTheRedisClientFromTheModuleFolder_AndReadsTheOutput()
     {
         var ids = await StoreInRedisAndRemoveTheDaemonAsync("echo from-redis");
-        var restore = await ChildProcess.RunAsync("dotnet", ["tool", "restore"], TestPaths.Root, TimeSpan.FromMinutes(5));
-        Assert.True(restore.ExitCode == 0, restore.Stdout + restore.Stderr);
+        var restore = await DotnetCli.RunAsync(TestPaths.Root, ["tool", "restore"], TimeSpan.FromMinutes(5));
+        Assert.True(restore.ExitCode == 0, restore.Output);
 
-        var run = await ChildProcess.RunAsync("dotnet", ["pwsh", "-NoProfile", "-NonInteractive", "-Command",
+        var run = await DotnetCli.RunAsync(TestPaths.Root, ["pwsh", "-NoProfile", "-NonInteractive", "-Command",
             $"Import-Module ./execd.psd1; Get-ExecdFleetOutput -Redis '{_redis.Configuration}' -SandboxId {Sandbox} -CommandId {ids[0]}"],
-            TestPaths.Root, TimeSpan.FromMinutes(2), new Dictionary<string, string> { ["NO_COLOR"] = "1" });
+            TimeSpan.FromMinutes(2));
 
-        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        Assert.True(run.ExitCode == 0, run.Output);
         Assert.Equal("from-redis", run.Stdout.Trim());
     }
 }
