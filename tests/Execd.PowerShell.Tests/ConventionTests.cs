@@ -26,6 +26,7 @@ public sealed class ConventionTests : IDisposable
         Assert.Contains("Invoke-ExecdCommand", exported);
         Assert.Contains("Invoke-ExecdCode", exported);
         Assert.Contains("Get-ExecdFleetOutput", exported);
+        Assert.Contains("Enter-ExecdTerminal", exported);
         Assert.Equal(exported, _pwsh.Run("Get-Command -Module execd | ForEach-Object Name").Lines.Order());
     }
 
