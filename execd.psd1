@@ -28,6 +28,7 @@
         'Remove-ExecdSession'
         'Get-ExecdSession'
         'Get-ExecdStorageProvider'
+        'Get-ExecdFleetOutput'
         'Get-ExecdPlugin'
         'Get-ExecdHealth'
         'Get-ExecdItem'

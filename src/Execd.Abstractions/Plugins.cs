@@ -17,6 +17,15 @@ public interface IExecdPlugin
 }
 
 /// <summary>
+/// What an <see cref="IExecdPlugin"/> registers, as an instance (<c>services.AddSingleton(new PluginInactive("…"))</c>),
+/// when it contributes nothing on purpose because it is off until configured, for example a Redis provider without a
+/// connection string. The host then lists the plugin as loaded with this reason, and the daemon stays healthy, instead of
+/// reporting the plugin failed for contributing nothing.
+/// </summary>
+/// <param name="Reason">Why the plugin contributes nothing, naming the setting that turns it on.</param>
+public sealed record PluginInactive(string Reason);
+
+/// <summary>
 /// Keeps a contract class out of the host's assembly scan: the plugin's <see cref="IExecdPlugin"/>
 /// registers it itself (typically because its constructor takes per-instance values).
 /// </summary>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Execd.Core.Plugins;
 using Execd.Core.Storage;
+using Execd.Core.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -60,15 +61,16 @@ public sealed class CommandService
         {
             throw new KeyNotFoundException($"unknown executor '{spec.Executor}'");
         }
-        return Start(spec, timeout, beforeStart, executor.Name, (record, stop) => executor.ExecuteAsync(record.Spec, record, stop));
+        return Start(spec, timeout, beforeStart, executor.Name, (record, stop) => executor.ExecuteAsync(record.Spec, record, stop), ExecdInstruments.RunCommand);
     }
 
     /// <summary>
     /// Registers <paramref name="spec"/> and runs it with <paramref name="run"/> instead of an executor (for
     /// runs that belong to something else, such as a session): same registry, output log, status and logs.
+    /// <paramref name="operation"/> is the <c>execd.execution.duration</c> operation it counts as.
     /// </summary>
     public CommandRecord Start(CommandSpec spec, TimeSpan? timeout, Action<CommandRecord>? beforeStart, string runnerName,
-        Func<CommandRecord, CancellationToken, Task<CommandExit>> run)
+        Func<CommandRecord, CancellationToken, Task<CommandExit>> run, string operation = ExecdInstruments.RunInSession)
     {
         var log = new OutputLog(spec.Id, _storage, _logger, _caps);
         var record = new CommandRecord(spec, log, _time.GetUtcNow());
@@ -81,11 +83,17 @@ public sealed class CommandService
         {
             record.StopAfter(t);
         }
-        _ = Task.Run(() => RunAsync(runnerName, run, record));
+        var span = ExecdInstruments.StartCommand(spec, runnerName, operation);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        _ = Task.Run(async () =>
+        {
+            var exit = await RunAsync(runnerName, run, record).ConfigureAwait(false);
+            ExecdInstruments.FinishCommand(span, started, operation, exit, record.Log.Length);
+        });
         return record;
     }
 
-    private async Task RunAsync(string runnerName, Func<CommandRecord, CancellationToken, Task<CommandExit>> run, CommandRecord record)
+    private async Task<CommandExit> RunAsync(string runnerName, Func<CommandRecord, CancellationToken, Task<CommandExit>> run, CommandRecord record)
     {
         CommandExit exit;
         var startFailed = false;
@@ -108,6 +116,7 @@ public sealed class CommandService
         record.Finish(exit, _time.GetUtcNow(), startFailed);
         _logger.LogDebug("Command {Id} finished: exit {Exit}", record.Id, exit.ExitCode);
         CommandFinished?.Invoke(record);
+        return exit;
     }
 
     /// <summary>Raised after a command finished and its output log is complete (retention listens).</summary>

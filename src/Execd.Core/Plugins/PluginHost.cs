@@ -130,9 +130,15 @@ public static class PluginHost
         }
 
         var contributions = 0;
+        PluginInactive? inactive = null;
         foreach (var descriptor in own)
         {
-            if (Contracts.Contains(descriptor.ServiceType))
+            if (descriptor.ServiceType == typeof(PluginInactive))
+            {
+                // The plugin's word that it is off until configured: kept by the catalog, not registered with the host.
+                inactive = descriptor.ImplementationInstance as PluginInactive;
+            }
+            else if (Contracts.Contains(descriptor.ServiceType))
             {
                 var description = $"{descriptor.ServiceType.Name}: {ImplementationName(descriptor)}";
                 services.AddSingleton(new PluginContribution(info, descriptor.ServiceType, Factory(descriptor), description));
@@ -149,7 +155,11 @@ public static class PluginHost
                 services.TryAdd(descriptor);
             }
         }
-        if (contributions == 0)
+        if (contributions == 0 && inactive is not null)
+        {
+            info.MarkInactive(inactive.Reason);
+        }
+        else if (contributions == 0)
         {
             info.MarkFailed("contributes nothing: no executor, session executor, terminal executor or storage provider was found in the assembly");
         }

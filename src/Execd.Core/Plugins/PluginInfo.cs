@@ -19,6 +19,9 @@ public sealed class PluginInfo(string name, string path)
 
     internal void AddContribution(string description) => _contributions.Add(description);
 
+    /// <summary>A loaded plugin that contributes nothing on purpose (<see cref="PluginInactive"/>): says why, stays Loaded.</summary>
+    internal void MarkInactive(string reason) => Reason = $"inactive: {reason}";
+
     /// <summary>Marks the plugin failed; the first reason is kept, later ones are appended.</summary>
     public void MarkFailed(string reason)
     {

@@ -6,8 +6,8 @@ namespace Execd.Core.Storage;
 /// <summary>
 /// The host's ranking priority of each storage provider (lower first among providers of equal health). It is
 /// host configuration, not part of the plugin contract: <c>Storage:Priorities:&lt;provider name&gt;</c>, else
-/// <c>Storage:Priorities:&lt;kind&gt;</c>, else the kind's default (files, then tmpfs, then any other kind, then
-/// memory, the last resort). Providers of equal priority keep the order their plugins contributed them, so a
+/// <c>Storage:Priorities:&lt;kind&gt;</c>, else the kind's default (redis, then files, then tmpfs, then any other kind,
+/// then memory, the last resort). Providers of equal priority keep the order their plugins contributed them, so a
 /// plugin's own order (the files chain) holds.
 /// </summary>
 public static class StoragePriorities
@@ -16,6 +16,9 @@ public static class StoragePriorities
 
     private static readonly Dictionary<string, int> KindDefaults = new(StringComparer.OrdinalIgnoreCase)
     {
+        // A Redis provider exists only when an operator configured one (Storage:Redis:Configuration): the fleet copy is
+        // then what they want, and it keeps its own local spool, so it ranks above files while healthy.
+        ["redis"] = 50,
         ["files"] = 100,
         ["tmpfs"] = 200,
         ["memory"] = 1000,

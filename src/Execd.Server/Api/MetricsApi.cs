@@ -51,7 +51,7 @@ public static class MetricsApi
             Math.Round((memTotal - memAvailable) / 1024.0, 1), timestamp);
     }
 
-    private static (long Total, long Idle) ReadCpu()
+    internal static (long Total, long Idle) ReadCpu()
     {
         try
         {
@@ -67,7 +67,7 @@ public static class MetricsApi
     }
 
     /// <summary>MemTotal and MemAvailable in KiB from <c>/proc/meminfo</c>.</summary>
-    private static (long Total, long Available) ReadMemory()
+    internal static (long Total, long Available) ReadMemory()
     {
         long total = 0, available = 0;
         try

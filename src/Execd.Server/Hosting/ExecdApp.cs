@@ -127,13 +127,15 @@ public static class ExecdApp
         services.Configure<Execd.Core.Code.CodeOptions>(builder.Configuration.GetSection("Execd:Code"));
         services.AddSingleton<Execd.Core.Code.CodeService>();
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
+        builder.AddExecdTelemetry();
 
         var app = builder.Build();
         foreach (var plugin in catalog.Plugins)
         {
             if (plugin.State == PluginState.Loaded)
             {
-                app.Logger.LogInformation("Plugin {Plugin} loaded: {Contributions}", plugin.Name, string.Join("; ", plugin.Contributions));
+                app.Logger.LogInformation("Plugin {Plugin} loaded: {Contributions}", plugin.Name,
+                    plugin.Contributions.Count == 0 ? plugin.Reason : string.Join("; ", plugin.Contributions));
             }
             else
             {
@@ -151,6 +153,7 @@ public static class ExecdApp
             app.Logger.LogError("No executor is available: every command will be rejected");
         }
 
+        app.UseExecdTelemetry();
         app.UseExceptionHandler(error => error.Run(context =>
         {
             var ex = context.Features.Get<IExceptionHandlerFeature>()?.Error;
