@@ -1,17 +1,9 @@
 using System.Buffers;
 using System.Collections.Immutable;
-using System.Threading.Channels;
 using Execd.Core.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Execd.Core.Commands;
-
-/// <summary>One item a live reader receives: a chunk of output, or a keep-alive tick.</summary>
-public readonly record struct OutputChunk(OutputStream Stream, ReadOnlyMemory<byte> Data)
-{
-    public static OutputChunk Tick => default;
-    public bool IsTick => Stream == 0;
-}
 
 /// <summary>
 /// A command's output: an ordered byte log with absolute offsets, stored on the best-ranked storage
@@ -41,14 +33,17 @@ public sealed class OutputLog : IOutputWriter
     private readonly OutputCaps _caps;
     private readonly object _gate = new();
     private readonly List<Segment> _segments = [];
-    private readonly List<string> _providers = [];
-    private ImmutableArray<Channel<OutputChunk>> _readers = [];
+    private ImmutableArray<OutputReader> _readers = [];
+    // Where each run of one stream starts: (offset << 1) | 1 for stderr; a new entry only when the stream changes.
+    private readonly List<long> _runs = [];
     private long _length;
     private long _unstored;   // bytes no provider could take, or that could not be carried over
     private long _dropped;    // bytes the per-command cap dropped
     private long _nextOpenAttempt;
-    private bool _completed;
-    private bool _deleted;
+    private volatile bool _completed;
+    private volatile bool _deleted;
+    private volatile string? _provider;
+    private ImmutableArray<string> _providerHistory = [];
 
     public OutputLog(string commandId, StorageRanking storage, ILogger logger) : this(commandId, storage, logger, OutputCaps.None)
     {
@@ -76,19 +71,19 @@ public sealed class OutputLog : IOutputWriter
     }
 
     /// <summary>Total bytes written (the absolute end offset).</summary>
-    public long Length { get { lock (_gate) { return _length; } } }
+    public long Length => Interlocked.Read(ref _length);
 
     /// <summary>The provider holding the newest output now, or null if none does.</summary>
-    public string? Provider { get { lock (_gate) { return _segments.Count == 0 ? null : _segments[^1].Sink.Provider.Name; } } }
+    public string? Provider => _provider;
 
     /// <summary>Every provider that held this log, in order; more than one means it moved.</summary>
-    public IReadOnlyList<string> ProviderHistory { get { lock (_gate) { return [.. _providers]; } } }
+    public IReadOnlyList<string> ProviderHistory => _providerHistory;
 
     /// <summary>Bytes that could not be stored anywhere (still streamed live); they read as NUL.</summary>
-    public long UnstoredBytes { get { lock (_gate) { return _unstored; } } }
+    public long UnstoredBytes => Interlocked.Read(ref _unstored);
 
     /// <summary>Bytes the per-command cap dropped from the middle; they read as NUL.</summary>
-    public long DroppedBytes { get { lock (_gate) { return _dropped; } } }
+    public long DroppedBytes => Interlocked.Read(ref _dropped);
 
     /// <summary>Bytes currently stored on providers for this log.</summary>
     public long StoredBytes { get { lock (_gate) { return _segments.Sum(s => s.Sink.Length); } } }
@@ -96,89 +91,127 @@ public sealed class OutputLog : IOutputWriter
     /// <summary>Offset of the first byte that can still be read.</summary>
     public long FirstReadableOffset { get { lock (_gate) { return _segments.Count == 0 ? _length : _segments[0].Start; } } }
 
-    public bool IsCompleted { get { lock (_gate) { return _completed; } } }
+    public bool IsCompleted => _completed;
 
     /// <summary>Whether the stored output was deleted (retention).</summary>
-    public bool IsDeleted { get { lock (_gate) { return _deleted; } } }
+    public bool IsDeleted => _deleted;
 
-    /// <summary>Adds a live reader that receives every chunk written from now on. Capacity bounds memory; a full reader applies back-pressure.</summary>
-    public ChannelReader<OutputChunk> Subscribe(int capacity = 256)
+    /// <summary>
+    /// Adds a reader that receives every byte from <paramref name="from"/> on (0: everything), live while it keeps up and
+    /// from storage when it falls behind. Dispose it when done.
+    /// </summary>
+    public OutputReader Subscribe(long from = 0)
     {
-        var channel = Channel.CreateBounded<OutputChunk>(new BoundedChannelOptions(capacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        var reader = new OutputReader(this, Math.Max(0, from));
         lock (_gate)
         {
-            if (_completed)
+            if (!_completed)
             {
-                channel.Writer.TryComplete();
-            }
-            else
-            {
-                _readers = _readers.Add(channel);
+                _readers = _readers.Add(reader);
             }
         }
-        return channel.Reader;
+        return reader;
     }
 
-    /// <summary>Removes a live reader (its client went away); writers waiting on it are released.</summary>
-    public void Unsubscribe(ChannelReader<OutputChunk> reader)
+    internal void Unsubscribe(OutputReader reader)
     {
         lock (_gate)
         {
-            var channel = _readers.FirstOrDefault(c => c.Reader == reader);
-            if (channel is null)
-            {
-                return;
-            }
-            _readers = _readers.Remove(channel);
-            channel.Writer.TryComplete();
+            _readers = _readers.Remove(reader);
         }
     }
 
-    /// <summary>Sends a keep-alive tick to one live reader, if it has room for it.</summary>
-    public void Tick(ChannelReader<OutputChunk> reader)
-    {
-        var channel = _readers.FirstOrDefault(c => c.Reader == reader);
-        channel?.Writer.TryWrite(OutputChunk.Tick);
-    }
-
-    public async ValueTask WriteAsync(OutputStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Appends a chunk. Never waits: the bytes are stored and offered to every reader (which queues a copy or, when
+    /// it has fallen behind, reads storage later). Storage failures are handled here and never thrown.
+    /// </summary>
+    public ValueTask WriteAsync(OutputStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         if (data.IsEmpty)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
-        ImmutableArray<Channel<OutputChunk>> readers;
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
         lock (_gate)
         {
-            Store(data.Span);
-            readers = _readers;
-        }
-        if (readers.IsEmpty)
-        {
-            return;
-        }
-        // Readers get copies of at most LiveChunk bytes: a bulk writer hands over up to 1 MiB at a time, and
-        // copies that large would each be a large-object-heap allocation (collected only with gen2).
-        while (!data.IsEmpty)
-        {
-            var piece = data[..Math.Min(LiveChunk, data.Length)];
-            data = data[piece.Length..];
-            var chunk = new OutputChunk(stream, piece.ToArray());
-            foreach (var reader in readers)
+            var offset = _length;
+            var run = (offset << 1) | (stream == OutputStream.Stderr ? 1L : 0L);
+            if (_runs.Count == 0 || (_runs[^1] & 1) != (run & 1))
             {
-                try
+                _runs.Add(run);
+            }
+            Store(data.Span);
+            // Readers get copies of at most LiveChunk bytes: a bulk writer hands over up to 1 MiB at a time, and
+            // copies that large would each be a large-object-heap allocation (collected only with gen2).
+            foreach (var reader in _readers)
+            {
+                for (var at = 0; at < data.Length; at += LiveChunk)
                 {
-                    await reader.Writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
-                }
-                catch (ChannelClosedException)
-                {
-                    // The reader left; the bytes are in storage anyway.
+                    reader.Offer(stream, offset + at, data.Span.Slice(at, Math.Min(LiveChunk, data.Length - at)));
                 }
             }
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Which stream wrote the byte at <paramref name="offset"/>, and where that stream's run ends.</summary>
+    public (OutputStream Stream, long RunEnd) StreamAt(long offset)
+    {
+        lock (_gate)
+        {
+            // The last run starting at or before offset.
+            int lo = 0, hi = _runs.Count - 1, found = -1;
+            while (lo <= hi)
+            {
+                var mid = (lo + hi) >>> 1;
+                if (_runs[mid] >> 1 <= offset)
+                {
+                    found = mid;
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid - 1;
+                }
+            }
+            var stream = found >= 0 && (_runs[found] & 1) == 1 ? OutputStream.Stderr : OutputStream.Stdout;
+            var end = found + 1 < _runs.Count ? _runs[found + 1] >> 1 : long.MaxValue;
+            return (stream, end);
+        }
+    }
+
+    /// <summary>The stream runs: start offsets with the stream in the lowest bit (1 = stderr); persisted with the record.</summary>
+    public long[] Runs
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _runs];
+            }
+        }
+    }
+
+    /// <summary><paramref name="offset"/> if the log holds that byte, else the next offset it holds (or <see cref="Length"/>).</summary>
+    public long NextHeldOffset(long offset)
+    {
+        lock (_gate)
+        {
+            foreach (var segment in _segments)
+            {
+                if (offset < segment.Start)
+                {
+                    return segment.Start;
+                }
+                if (offset < segment.End)
+                {
+                    return offset;
+                }
+            }
+            return Math.Max(offset, _length);
         }
     }
 
@@ -191,14 +224,14 @@ public sealed class OutputLog : IOutputWriter
             {
                 return;
             }
-            _completed = true;
             if (Active() is { } active)
             {
                 Seal(active);
             }
+            _completed = true;
             foreach (var r in _readers)
             {
-                r.Writer.TryComplete();
+                r.Wake();
             }
             _readers = [];
         }
@@ -257,8 +290,12 @@ public sealed class OutputLog : IOutputWriter
                 DeleteSink(segment.Sink);
             }
             _segments.Clear();
+            PublishProvider();
         }
     }
+
+    // Status reads the provider without taking the lock (it never waits on a write or a failover).
+    private void PublishProvider() => _provider = _segments.Count == 0 ? null : _segments[^1].Sink.Provider.Name;
 
     private Segment? Active() => _segments.Count > 0 && !_segments[^1].Sealed ? _segments[^1] : null;
 
@@ -330,6 +367,7 @@ public sealed class OutputLog : IOutputWriter
             held -= oldest.Sink.Length;
             _dropped += oldest.Sink.Length;
             _segments.Remove(oldest);
+            PublishProvider();
             DeleteSink(oldest.Sink);
         }
     }
@@ -365,6 +403,7 @@ public sealed class OutputLog : IOutputWriter
         }
         var segment = new Segment(sink, _length);
         _segments.Add(segment);
+        PublishProvider();
         return segment;
     }
 
@@ -384,6 +423,7 @@ public sealed class OutputLog : IOutputWriter
             if (failed.Length == 0)
             {
                 _segments.Remove(segment);
+                PublishProvider();
                 DeleteSink(failed);
             }
             _logger.LogError("Output of {Id}: no storage provider can take it after {Provider} failed ({Error}); output is streamed but not stored",
@@ -391,6 +431,7 @@ public sealed class OutputLog : IOutputWriter
             return;
         }
         segment.Sink = next;
+        PublishProvider();
         DeleteSink(failed);
         _logger.LogWarning("Output of {Id} moved from {From} to {To} at offset {Offset} ({Error})",
             _commandId, failed.Provider.Name, next.Provider.Name, segment.Start, cause.Message);
@@ -421,9 +462,9 @@ public sealed class OutputLog : IOutputWriter
                     from.Start = start;
                     _unstored += lost;
                 }
-                if (_providers.Count == 0 || _providers[^1] != provider.Name)
+                if (_providerHistory.IsEmpty || _providerHistory[^1] != provider.Name)
                 {
-                    _providers.Add(provider.Name);
+                    _providerHistory = _providerHistory.Add(provider.Name);
                 }
                 return sink;
             }

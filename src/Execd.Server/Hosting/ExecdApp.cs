@@ -84,6 +84,7 @@ public static class ExecdApp
 
         var services = builder.Services;
         services.Configure<ExecdOptions>(builder.Configuration.GetSection("Execd"));
+        services.Configure<Execd.Server.Streaming.StreamOptions>(builder.Configuration.GetSection("Execd:Streams"));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<EnvironmentBuilder>();
         services.AddSingleton(new UserDatabase());
@@ -136,6 +137,7 @@ public static class ExecdApp
         }
         app.MapAdmin();
         app.MapCommands();
+        app.MapCommandStream();
         app.MapMetrics();
         app.MapStorage();
         app.MapFiles();
