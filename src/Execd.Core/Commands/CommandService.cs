@@ -20,10 +20,12 @@ public sealed class CommandService
     private readonly TimeProvider _time;
     private readonly ILogger<CommandService> _logger;
     private readonly OutputCaps _caps;
+    private readonly CommandJournal? _journal;
 
     public CommandService(IEnumerable<PluginContribution> contributions, IServiceProvider services, StorageRanking storage,
-        TimeProvider time, ILogger<CommandService> logger, IOptions<StorageOptions>? storageOptions = null)
+        TimeProvider time, ILogger<CommandService> logger, IOptions<StorageOptions>? storageOptions = null, CommandJournal? journal = null)
     {
+        _journal = journal is { Enabled: true } ? journal : null;
         _caps = storageOptions?.Value.Caps ?? OutputCaps.None;
         _storage = storage;
         _time = time;
@@ -76,6 +78,11 @@ public sealed class CommandService
         {
             throw new InvalidOperationException($"command id {spec.Id} is already in use");
         }
+        if (_journal is { } journal)
+        {
+            // The record is written once the process is known (with its pid, for a later re-adoption), off the request's path.
+            record.StartedReported += r => journal.Save(r);
+        }
         beforeStart?.Invoke(record);
         if (timeout is { } t)
         {
@@ -106,6 +113,8 @@ public sealed class CommandService
             _logger.LogError(ex, "Executor {Executor} failed on command {Id}", runnerName, record.Id);
         }
         record.Finish(exit, _time.GetUtcNow(), startFailed);
+        // After Finish: the client's final event does not wait for the record (a crash in between reports the command lost).
+        _journal?.Save(record);
         _logger.LogDebug("Command {Id} finished: exit {Exit}", record.Id, exit.ExitCode);
         CommandFinished?.Invoke(record);
     }
@@ -119,8 +128,15 @@ public sealed class CommandService
         if (_commands.TryGetValue(id, out var record) && !record.Running && _commands.TryRemove(id, out _))
         {
             record.Log.Delete();
+            _journal?.Delete(record);
             return true;
         }
         return false;
     }
+
+    /// <summary>Registers a command re-indexed from its durable record at start-up.</summary>
+    internal void Restore(CommandRecord record) => _commands.TryAdd(record.Id, record);
+
+    /// <summary>Records that a finished command's output was deleted (retention), so a restart does not count it as lost.</summary>
+    public void OutputDeleted(CommandRecord record) => _journal?.Save(record);
 }

@@ -61,6 +61,43 @@ public sealed class OutputLog : IOutputWriter
         }
     }
 
+    /// <summary>A log re-indexed from a durable record: complete, its segments reopened from storage.</summary>
+    internal OutputLog(string commandId, StorageRanking storage, ILogger logger, IEnumerable<(IOutputSink Sink, long Start)> segments,
+        long length, long unstored, long dropped, IEnumerable<string> providers, IEnumerable<long> runs, bool deleted)
+    {
+        _commandId = commandId;
+        _storage = storage;
+        _logger = logger;
+        _caps = OutputCaps.None;
+        foreach (var (sink, start) in segments)
+        {
+            _segments.Add(new Segment(sink, start) { Sealed = true });
+        }
+        _length = length;
+        _unstored = unstored;
+        _dropped = dropped;
+        _providerHistory = [.. providers];
+        _runs.AddRange(runs);
+        _deleted = deleted;
+        _completed = true;
+        PublishProvider();
+    }
+
+    /// <summary>One stored range of the log, for the durable record: the provider, the sink's key there, where it starts and its length.</summary>
+    public sealed record StoredSegment(string Provider, string? Key, long Start, long Length);
+
+    /// <summary>The segments held now, oldest first.</summary>
+    public IReadOnlyList<StoredSegment> StoredSegments
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _segments.Select(s => new StoredSegment(s.Sink.Provider.Name, s.Sink.Key, s.Start, s.Sink.Length))];
+            }
+        }
+    }
+
     private sealed class Segment(IOutputSink sink, long start)
     {
         public IOutputSink Sink { get; set; } = sink;

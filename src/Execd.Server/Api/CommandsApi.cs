@@ -138,6 +138,7 @@ public static partial class CommandsApi
             Error = exit?.Error,
             StartedAt = Rfc3339(r.StartedAt),
             FinishedAt = r.FinishedAt is { } f ? Rfc3339(f) : null,
+            State = r.State.ToString().ToLowerInvariant(),
             Executor = r.Spec.Executor,
             Background = r.Spec.Background,
             OutputBytes = r.Log.Length,
