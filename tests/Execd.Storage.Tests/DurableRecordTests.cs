@@ -137,7 +137,7 @@ public sealed partial class DurableRecordTests : IDisposable
 
         var reindex = JsonNode.Parse(await second.Client.GetStringAsync("/admin/storage"))!["reindex"]!;
         var damaged = reindex["damaged_records"]!.AsArray();
-        Assert.Equal([ids[0], ids[1]], damaged.Select(d => (string)d!["command_id"]!).Order());
+        Assert.Equal(new[] { ids[0], ids[1] }.Order(), damaged.Select(d => (string)d!["command_id"]!).Order());
         Assert.Contains("truncated", (string)damaged.Single(d => (string)d!["command_id"]! == ids[0])!["reason"]!, StringComparison.Ordinal);
         Assert.Contains("checksum", (string)damaged.Single(d => (string)d!["command_id"]! == ids[1])!["reason"]!, StringComparison.Ordinal);
         foreach (var id in ids[..2])

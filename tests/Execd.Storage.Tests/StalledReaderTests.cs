@@ -8,6 +8,7 @@ namespace Execd.Storage.Tests;
 /// Issue 11 finding 9: a foreground client that stops reading must not hold its command "running", delay storage or
 /// other clients; after the stall timeout it is disconnected and can resume from its last id.
 /// </summary>
+[Collection(MeasuresMemory.Name)]
 public sealed class StalledReaderTests
 {
     [Fact]
@@ -79,4 +80,11 @@ public sealed class StalledReaderTests
         }
         return false;
     }
+}
+
+/// <summary>Tests that measure the process's managed heap run alone: other tests' allocations would be counted too.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MeasuresMemory
+{
+    public const string Name = "measures memory";
 }

@@ -139,9 +139,10 @@ public sealed class OutputLog : IOutputWriter
     /// </summary>
     public OutputReader Subscribe(long from = 0)
     {
-        var reader = new OutputReader(this, Math.Max(0, from));
+        OutputReader reader;
         lock (_gate)
         {
+            reader = new OutputReader(this, Math.Max(0, from), _length);
             if (!_completed)
             {
                 _readers = _readers.Add(reader);

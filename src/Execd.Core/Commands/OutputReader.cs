@@ -27,13 +27,17 @@ public sealed class OutputReader : IDisposable
     private readonly SemaphoreSlim _signal = new(0, 1);
     private long _queuedBytes;
     private long _position;
+    // Bytes below this offset were never queued for this reader (written before it subscribed, or dropped when its queue
+    // overflowed): they come from storage. Above it, the queue is complete, so the reader waits for it rather than racing it.
+    private long _missedUntil;
     private bool _tick;
     private bool _disposed;
 
-    internal OutputReader(OutputLog log, long position)
+    internal OutputReader(OutputLog log, long position, long logLength)
     {
         _log = log;
         _position = position;
+        _missedUntil = logLength;
     }
 
     /// <summary>The absolute offset of the next byte this reader will receive.</summary>
@@ -68,6 +72,7 @@ public sealed class OutputReader : IDisposable
                 // Fell behind: forget the queue; NextAsync reads storage from the reader's own offset.
                 _queue.Clear();
                 _queuedBytes = 0;
+                _missedUntil = Math.Max(_missedUntil, offset + data.Length);
                 Fallbacks++;
             }
             else
@@ -119,6 +124,7 @@ public sealed class OutputReader : IDisposable
             var completed = _log.IsCompleted;
             var end = _log.Length;
             long queueHead;
+            long missedUntil;
             lock (_queue)
             {
                 while (_queue.TryPeek(out var head) && head.End <= _position)
@@ -136,11 +142,14 @@ public sealed class OutputReader : IDisposable
                     return piece;
                 }
                 queueHead = _queue.TryPeek(out var later) ? later.Offset : long.MaxValue;
+                // Once the log is complete nothing more will be queued: whatever is left comes from storage.
+                missedUntil = completed ? end : _missedUntil;
             }
-            if (_position < end)
+            var storageUntil = Math.Min(end, queueHead == long.MaxValue ? missedUntil : queueHead);
+            if (_position < storageUntil)
             {
-                // Behind the queue (it overflowed, or the chunk is being offered right now): read storage.
-                if (ReadStored(Math.Min(end, queueHead)) is { } stored)
+                // Bytes this reader never got in memory (it subscribed late, or fell behind): read storage.
+                if (ReadStored(storageUntil) is { } stored)
                 {
                     return stored;
                 }
