@@ -112,3 +112,46 @@ internal sealed partial class Suite
         return completed ? bytes / 1e6 / watch.Elapsed.TotalSeconds : double.NaN;
     }
 }
+
+/// <summary>Issue 11 finding 10: RSS after a burst of concurrent 1 MiB commands, once idle for a minute, against idle RSS.</summary>
+internal sealed partial class Suite
+{
+    private async Task BurstMemoryAsync()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        using var client = new ExecdClient(daemon.BaseAddress);
+        await client.RunAsync(ExecdClient.Body("echo warm"));
+        await Task.Delay(2000);
+        var idle = daemon.RssMiB();
+        var body = ExecdClient.Body("head -c 1048576 /dev/zero | tr '\\0' a | fold -w 1023; echo");
+        var peak = idle;
+        using var done = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, daemon.RssMiB());
+                await Task.Delay(50);
+            }
+        });
+        for (var round = 0; round < 3; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => client.StreamAsync(body)));
+        }
+        await done.CancelAsync();
+        await sampler;
+        var after = 0.0;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(5000);
+            after = daemon.RssMiB();
+            if (after <= 2 * idle)
+            {
+                break;
+            }
+        }
+        report.Add(new Row("memory burst", $"VmRSS MiB after 3 × 100 concurrent 1 MiB foreground commands (peak {peak:F0}), back within 2× idle after {watch.Elapsed.TotalSeconds:F0} s (baseline: idle)",
+            Report.F(after, 0), Report.F(idle, 0), Report.F(after / idle) + "×", "≤ 2×", Report.Met(after <= 2 * idle)));
+    }
+}

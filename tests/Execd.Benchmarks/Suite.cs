@@ -35,6 +35,7 @@ internal sealed partial class Suite(Report report, Sizes sizes)
         ("powershell", PowerShellAsync),
         ("files", FilesAsync),
         ("durability", DurabilityAsync),
+        ("burst", BurstMemoryAsync),
     ];
 
     private async Task RoundTripAsync()

@@ -27,6 +27,7 @@ public static class StorageServices
         // After the monitor: re-indexing reads the first real ranking, and finishes before the first request is served.
         services.AddSingleton<CommandReindexer>();
         services.AddHostedService(sp => sp.GetRequiredService<CommandReindexer>());
+        services.AddHostedService<Commands.IdleMemoryTrimmer>();
         services.AddSingleton<RetentionService>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
         return services;
