@@ -2,19 +2,31 @@
 # Runs the execd daemon.
 #   ./bootstrap.sh [flags]        build (if needed) and run the daemon in the foreground; flags are passed to it
 #   ./bootstrap.sh -c "cmd"       start the daemon in the background, then run cmd (as upstream's container entrypoint)
+#   ./bootstrap.sh --build-only   build the daemon, its plugins and the PowerShell module (execd.psd1), run nothing
 # With EXECD set (e.g. EXECD=/opt/opensandbox/execd), that published daemon is run instead of the development build;
 # EXECD names the executable or the published folder. EXECD_ARGS: flags for the daemon started by -c.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 
+build_only=
+[ "${1:-}" = --build-only ] && build_only=1
+
 if [ -z "${EXECD:-}" ]; then
-  # Development build: only the .NET SDK is needed.
-  if ! dotnet build "$here/src/Execd.Server/Execd.Server.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >&2; then
-    echo "bootstrap: build failed" >&2
-    exit 1
-  fi
+  # Development build: only the .NET SDK is needed. The daemon's build builds its plugins; the PowerShell module
+  # (what `Import-Module ./execd.psd1` loads, in modules/Execd.PowerShell/bin/module/) is a project of its own.
+  for project in src/Execd.Server/Execd.Server.csproj modules/Execd.PowerShell/Execd.PowerShell.csproj; do
+    if ! dotnet build "$here/$project" -c Release -nologo -v quiet -clp:ErrorsOnly >&2; then
+      echo "bootstrap: build of $project failed" >&2
+      exit 1
+    fi
+  done
   EXECD="$here/src/Execd.Server/bin/Release/net10.0/execd"
+  if [ -n "$build_only" ]; then
+    echo "bootstrap: built $EXECD, its plugins and the PowerShell module (Import-Module ./execd.psd1)" >&2
+    exit 0
+  fi
 else
+  [ -z "$build_only" ] || { echo "bootstrap: --build-only builds the development tree; unset EXECD" >&2; exit 2; }
   # A published folder (dotnet publish -r <rid>) or its executable.
   [ -d "$EXECD" ] && EXECD="${EXECD%/}/execd"
   [ -x "$EXECD" ] || { echo "bootstrap: $EXECD is not an executable execd" >&2; exit 1; }

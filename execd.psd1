@@ -3,9 +3,11 @@
 # module, not the RootModule, because Get-Help looks for a nested binary module's help beside it
 # (bin/module/en-US/Execd.PowerShell.dll-Help.xml, copied there by the build from modules/Execd.PowerShell/en-US/),
 # whereas a RootModule's help would have to sit in en-US/ at the repository root.
+# ScriptsToProcess runs first and says what to build when the binary module is missing (instead of a path error).
 @{
+    ScriptsToProcess     = @('modules/Execd.PowerShell/Assert-ExecdModuleBuilt.ps1')
     NestedModules        = @('modules/Execd.PowerShell/bin/module/Execd.PowerShell.dll')
-    FormatsToProcess     = @('modules/Execd.PowerShell/bin/module/Execd.PowerShell.format.ps1xml')
+    FormatsToProcess     = @('modules/Execd.PowerShell/Execd.PowerShell.format.ps1xml')
     ModuleVersion        = '0.1.0'
     GUID                 = '6f0f5c8e-3a41-4c52-9a1e-2b7d8c4e9f10'
     Author               = 'execd for .NET'
@@ -19,6 +21,7 @@
         'Get-ExecdCommand'
         'Receive-ExecdCommandOutput'
         'Stop-ExecdCommand'
+        'Send-ExecdCommandInput'
         'Wait-ExecdCommand'
         'New-ExecdSession'
         'Invoke-ExecdSessionCommand'

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Execd.Executors.BashSession;
@@ -9,18 +8,19 @@ internal enum RunEnd { Completed, ShellExited, Stopped }
 
 /// <summary>
 /// One <c>bash --noprofile --norc -s</c> process in its own process group and kernel session
-/// (<c>setsid</c>), driven by <see cref="ShellProtocol"/> lines on its stdin. stdout and stderr are read
+/// (started by the shared <see cref="Launcher"/>), driven by <see cref="ShellProtocol"/> lines on its stdin. stdout and stderr are read
 /// continuously; bytes go to the current run's output until that run's end marker, and are dropped
 /// between runs (a background job still writing after its run ended).
 /// </summary>
 internal sealed class ShellProcess : IAsyncDisposable
 {
     private const int BufferSize = 64 * 1024;
+    private const int SigKill = 9, SigStop = 19;
 
     /// <summary>How long output is still read after the shell died while leftover children hold the pipes.</summary>
     private static readonly TimeSpan DrainAfterExit = TimeSpan.FromMilliseconds(300);
 
-    private readonly Process _process;
+    private readonly ChildProcess _process;
     private readonly Stream _stdin;
     private readonly CancellationTokenSource _pumpsCancel = new();
     private readonly Task _pumps;
@@ -29,16 +29,16 @@ internal sealed class ShellProcess : IAsyncDisposable
     private volatile RunState? _current;
     private int _disposed;
 
-    private ShellProcess(Process process, ILogger logger)
+    private ShellProcess(ChildProcess process, ILogger logger)
     {
         _process = process;
         _logger = logger;
-        Pid = process.Id;
-        _stdin = process.StandardInput.BaseStream;
-        Exited = process.WaitForExitAsync();
+        Pid = process.Pid;
+        _stdin = process.Stdin!;
+        Exited = process.Exited;
         _pumps = Task.WhenAll(
-            PumpAsync(process.StandardOutput.BaseStream, OutputStream.Stdout),
-            PumpAsync(process.StandardError.BaseStream, OutputStream.Stderr));
+            PumpAsync(process.Stdout, OutputStream.Stdout),
+            PumpAsync(process.Stderr, OutputStream.Stderr));
     }
 
     public int Pid { get; }
@@ -46,8 +46,8 @@ internal sealed class ShellProcess : IAsyncDisposable
     /// <summary>Completes when the bash process has exited.</summary>
     public Task Exited { get; }
 
-    /// <summary>The shell's exit status as .NET reports it (128 + signal for a killed shell), once it has exited.</summary>
-    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+    /// <summary>The shell's exit status (128 + signal for a killed shell), once it has exited.</summary>
+    public int? ExitCode => _process.Exited is { IsCompletedSuccessfully: true, Result: var s } ? s.ExitCode ?? 128 + s.Signal ?? -1 : null;
 
     public string? CurrentDirectory
     {
@@ -71,41 +71,21 @@ internal sealed class ShellProcess : IAsyncDisposable
     public static async Task<ShellProcess> StartAsync(string bash, string? workingDirectory, IReadOnlyDictionary<string, string> environment,
         ILogger logger, CancellationToken cancellationToken)
     {
-        var psi = new ProcessStartInfo
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = workingDirectory ?? "",
-        };
-        if (Which("setsid") is { } setsid)
-        {
-            psi.FileName = setsid;
-            psi.ArgumentList.Add("--");
-            psi.ArgumentList.Add(bash);
-        }
-        else
-        {
-            psi.FileName = bash;
-        }
-        foreach (var arg in new[] { "--noprofile", "--norc", "-s" })
-        {
-            psi.ArgumentList.Add(arg);
-        }
-        psi.Environment.Clear();
-        foreach (var (k, v) in environment)
-        {
-            psi.Environment[k] = v;
-        }
-        var process = new Process { StartInfo = psi };
+        ChildProcess process;
         try
         {
-            process.Start();
+            // The shared launcher: own session, default signal dispositions, a stdin pipe for the protocol, only fds 0-2.
+            process = Launcher.Start(new LaunchOptions
+            {
+                Program = bash,
+                Arguments = ["--noprofile", "--norc", "-s"],
+                Environment = environment,
+                WorkingDirectory = workingDirectory,
+                StdinPipe = true,
+            });
         }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+        catch (LaunchException ex)
         {
-            process.Dispose();
             throw new CommandStartException($"start bash: {ex.Message}", ex);
         }
         var shell = new ShellProcess(process, logger);
@@ -162,9 +142,9 @@ internal sealed class ShellProcess : IAsyncDisposable
     public async Task KillRunAsync(long runStartedTicks)
     {
         _current = null;
-        Native.kill(Pid, Native.SigStop);
+        _process.Signal(SigStop);
         var killed = ProcessTree.KillMembers(Pid, runStartedTicks);
-        Native.kill(Pid, Native.SigKill);
+        _process.Signal(SigKill);
         _logger.LogDebug("Session shell {Pid}: killed {Count} processes of the stopped run and the shell", Pid, killed);
         await Task.WhenAny(Exited, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
     }
@@ -175,10 +155,10 @@ internal sealed class ShellProcess : IAsyncDisposable
         // The current run (if any) is left to see the exit and collect what was written before it.
         if (!Exited.IsCompleted)
         {
-            Native.kill(Pid, Native.SigStop);
+            _process.Signal(SigStop);
         }
         ProcessTree.KillMembers(Pid, 0);
-        Native.kill(Pid, Native.SigKill);
+        _process.Signal(SigKill);
         await Task.WhenAny(Exited, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
     }
 
@@ -266,19 +246,7 @@ internal sealed class ShellProcess : IAsyncDisposable
         _pumpsCancel.Dispose();
     }
 
-    internal static string? Which(string program)
-    {
-        var path = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
-        foreach (var dir in path.Split(':', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(dir, program);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        return null;
-    }
+    internal static string? Which(string program) => ExecutablePath.Find(program);
 
     /// <summary>One run's routing state: where its bytes go and which end markers have been seen.</summary>
     private sealed class RunState(string token, IOutputWriter? output)

@@ -1,249 +1,93 @@
-using System.Buffers;
-using System.Diagnostics;
+using Execd.Processes;
 using Microsoft.Extensions.Logging;
 
 namespace Execd.Executors.Shell;
 
 /// <summary>
-/// Runs commands as <c>bash -c</c> (or <c>sh -c</c> without bash) in their own process group, reading
-/// stdout and stderr straight from the child's pipes. A stop (timeout or interrupt) sends TERM to the
-/// whole group, then KILL after a grace period.
+/// Runs commands as <c>bash -c</c> (or <c>sh -c</c> without bash) through the shared <see cref="Launcher"/>: its own
+/// session and process group, default signal dispositions, stdin <c>/dev/null</c> (or a pipe when asked), stdout and
+/// stderr read straight from the child's pipes. A stop (timeout or interrupt) sends TERM to everything the command
+/// started (its cgroup, session and descendants), then KILL after a grace period.
 /// </summary>
 internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExecutor
 {
-    private const int BufferSize = 64 * 1024;
-    private const int LargeBufferSize = 1024 * 1024;
-
-    /// <summary>How long a TERM-ed group gets before KILL.</summary>
+    /// <summary>How long a TERM-ed command gets before KILL.</summary>
     internal static TimeSpan KillGrace { get; set; } = TimeSpan.FromSeconds(2);
-
-    /// <summary>How long output is still read after the shell exited while its leftover children hold the pipes.</summary>
-    internal static TimeSpan DrainAfterExit { get; set; } = TimeSpan.FromMilliseconds(500);
-
-    private static readonly string? SetSid = Which("setsid");
-    private static readonly string? SetPriv = Which("setpriv");
 
     public string Name => "shell";
 
     public async Task<CommandExit> ExecuteAsync(CommandSpec spec, ICommandContext context, CancellationToken stop)
     {
-        using var process = new Process { StartInfo = BuildStartInfo(spec) };
+        // Looked up per command, as upstream (bash may be installed while the daemon runs).
+        var shell = ExecutablePath.Find("bash") ?? ExecutablePath.Find("sh") ?? "/bin/sh";
+        ChildProcess child;
         try
         {
-            process.Start();
+            child = Launcher.Start(new LaunchOptions
+            {
+                Program = shell,
+                Arguments = ["-c", spec.Command],
+                Environment = spec.Environment,
+                WorkingDirectory = spec.WorkingDirectory,
+                StdinPipe = spec.KeepStdinOpen,
+                Uid = spec.Uid,
+                Gid = spec.Gid,
+                Groups = spec.Groups,
+            });
         }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+        catch (LaunchException ex)
         {
-            throw new CommandStartException(StartError(spec, ex), ex);
+            throw new CommandStartException(ex.Message, ex);
         }
-        process.StandardInput.Close(); // the child reads EOF at once, as from /dev/null
-        var pid = process.Id;
-        context.ReportStarted(pid);
 
-        using var pumpsCancel = new CancellationTokenSource();
-        var stdout = PumpAsync(process.StandardOutput.BaseStream, OutputStream.Stdout, context.Output, pumpsCancel.Token);
-        var stderr = PumpAsync(process.StandardError.BaseStream, OutputStream.Stderr, context.Output, pumpsCancel.Token);
-
-        var signal = new SignalState();
-        await using (stop.Register(() => _ = TerminateAsync(pid, process, signal)))
+        var processes = CommandProcesses.Track(child, spec.Id);
+        if (child.Stdin is { } stdin)
         {
-            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            context.AttachStdin(stdin);
         }
-        signal.Exited = true;
+        context.ReportStarted(child.Pid);
 
-        // The shell is gone; children it left behind may still hold the pipes. Read what they write for a
-        // short while, then stop reading (upstream stops at once and loses that output).
-        var pumps = Task.WhenAll(stdout, stderr);
-        if (await Task.WhenAny(pumps, Task.Delay(DrainAfterExit, CancellationToken.None)).ConfigureAwait(false) != pumps)
+        var stdout = new PipePump(child.Stdout, OutputStream.Stdout, context.Output);
+        var stderr = new PipePump(child.Stderr, OutputStream.Stderr, context.Output);
+
+        var termination = new Lazy<Task<int>>(() => processes.TerminateAsync(KillGrace), LazyThreadSafetyMode.ExecutionAndPublication);
+        WaitStatus status;
+        await using (stop.Register(() => _ = termination.Value))
         {
-            pumpsCancel.Cancel();
+            status = await child.Exited.ConfigureAwait(false);
         }
-        await pumps.ConfigureAwait(false);
 
-        var code = process.ExitCode;
-        return signal.Sent switch
+        // The main process is gone: every byte already in the pipes is read and handed on, however slowly the writer
+        // takes it. No timer drops anything.
+        stdout.DrainAfterExit();
+        stderr.DrainAfterExit();
+        await Task.WhenAll(stdout.Completion, stderr.Completion).ConfigureAwait(false);
+
+        var killed = termination.IsValueCreated ? await termination.Value.ConfigureAwait(false) : 0;
+        processes.Release();
+        child.Stdin?.Dispose();
+        Finish(spec.Id, stdout);
+        Finish(spec.Id, stderr);
+
+        var exit = status switch
         {
-            15 when code == 128 + 15 => CommandExit.FromSignal("terminated"),
-            9 when code == 128 + 9 => CommandExit.FromSignal("killed"),
-            15 when code == 128 + 9 => CommandExit.FromSignal("killed"),
-            _ => CommandExit.FromExitCode(code),
+            { Signal: { } signal } => CommandExit.FromSignal(WaitStatus.SignalName(signal)),
+            { ExitCode: { } code } => CommandExit.FromExitCode(code),
+            _ => new CommandExit(-1, "wait: no child processes"),
         };
+        return killed == 0 ? exit : exit with { KilledProcesses = killed };
     }
 
-    private static async Task PumpAsync(Stream pipe, OutputStream stream, IOutputWriter output, CancellationToken cancel)
+    private void Finish(string id, PipePump pump)
     {
-        var size = BufferSize;
-        var buffer = ArrayPool<byte>.Shared.Rent(size);
-        try
+        if (pump.AtEof)
         {
-            while (true)
-            {
-                int n;
-                try
-                {
-                    n = await pipe.ReadAsync(buffer.AsMemory(0, size), cancel).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-                if (n == 0)
-                {
-                    return;
-                }
-                await output.WriteAsync(stream, buffer.AsMemory(0, n), CancellationToken.None).ConfigureAwait(false);
-                if (n == size && size == BufferSize)
-                {
-                    // A full read: a bulk producer. Each read costs the daemon two wake-ups (poll, then the read on
-                    // the thread pool), and on a busy machine each waits for a time slice; with the default 64 KiB
-                    // pipe that capped bulk output far below a plain `cat`. A larger pipe and buffer move more per
-                    // wake-up; commands with little output keep the small buffer.
-                    size = LargeBufferSize;
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = ArrayPool<byte>.Shared.Rent(size);
-                    GrowPipe(pipe);
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private static void GrowPipe(Stream pipe)
-    {
-        if (pipe is System.IO.Pipes.PipeStream { SafePipeHandle: var handle } && !handle.IsInvalid)
-        {
-            // Best effort: the kernel caps the size (fs.pipe-max-size, per-user pipe limits); failing is harmless.
-            _ = Native.fcntl((int)handle.DangerousGetHandle(), Native.F_SETPIPE_SZ, LargeBufferSize);
-        }
-    }
-
-    private sealed class SignalState
-    {
-        public volatile int Sent;
-        public volatile bool Exited;
-    }
-
-    private async Task TerminateAsync(int pid, Process process, SignalState state)
-    {
-        if (state.Exited)
-        {
+            pump.Close();
             return;
         }
-        state.Sent = 15;
-        Signal(pid, process, 15);
-        try
-        {
-            await Task.Delay(KillGrace).ConfigureAwait(false);
-        }
-        catch (ObjectDisposedException)
-        {
-            return;
-        }
-        if (!state.Exited)
-        {
-            state.Sent = 9;
-            Signal(pid, process, 9);
-        }
-    }
-
-    private void Signal(int pid, Process process, int signal)
-    {
-        if (SetSid is not null)
-        {
-            // The child leads its own process group (pgid == pid): signal all of it.
-            if (Native.kill(-pid, signal) != 0)
-            {
-                logger.LogDebug("kill(-{Pid}, {Signal}) failed: errno {Errno}", pid, signal, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
-            }
-            return;
-        }
-        try
-        {
-            // No setsid on this system: no own group, so walk the tree instead (KILL only).
-            process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already exited.
-        }
-    }
-
-    private static ProcessStartInfo BuildStartInfo(CommandSpec spec)
-    {
-        var shell = Which("bash") ?? Which("sh") ?? "sh";
-        var psi = new ProcessStartInfo
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = spec.WorkingDirectory ?? "",
-        };
-        if (SetSid is not null)
-        {
-            psi.FileName = SetSid;
-            psi.ArgumentList.Add("--");
-        }
-        if (spec.Uid is { } uid)
-        {
-            if (SetPriv is null)
-            {
-                throw new CommandStartException("cannot switch to uid " + uid + ": setpriv (util-linux) is not installed");
-            }
-            AddFirst(psi, SetPriv);
-            psi.ArgumentList.Add($"--reuid={uid}");
-            psi.ArgumentList.Add($"--regid={spec.Gid ?? uid}");
-            psi.ArgumentList.Add(spec.Groups.Count == 0 ? "--clear-groups" : "--groups=" + string.Join(',', spec.Groups));
-            psi.ArgumentList.Add("--");
-        }
-        AddFirst(psi, shell);
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(spec.Command);
-        psi.Environment.Clear();
-        foreach (var (k, v) in spec.Environment)
-        {
-            psi.Environment[k] = v;
-        }
-        return psi;
-    }
-
-    // The first program becomes FileName; later ones are arguments of the wrappers before them.
-    private static void AddFirst(ProcessStartInfo psi, string program)
-    {
-        if (string.IsNullOrEmpty(psi.FileName))
-        {
-            psi.FileName = program;
-        }
-        else
-        {
-            psi.ArgumentList.Add(program);
-        }
-    }
-
-    private static string StartError(CommandSpec spec, Exception ex)
-    {
-        if (spec.WorkingDirectory is { } dir && !Directory.Exists(dir))
-        {
-            return $"chdir {dir}: no such file or directory";
-        }
-        return ex.Message;
-    }
-
-    /// <summary>Finds a program on the daemon's own PATH (as upstream: the request's PATH does not count).</summary>
-    private static string? Which(string program)
-    {
-        var path = System.Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
-        foreach (var dir in path.Split(':', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(dir, program);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        return null;
+        // Leftover processes hold the pipe: they keep running; what they write from now on is read and dropped.
+        _ = pump.DiscardLateOutputAsync().ContinueWith(
+            t => logger.LogDebug("Command {Id}: {Bytes} bytes of late output from processes it left behind were not stored", id, t.Result),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
     }
 }

@@ -15,7 +15,7 @@ internal sealed class FilesStoragePlugin : IExecdPlugin
 
     public void Register(IServiceCollection services, IConfiguration configuration)
     {
-        var options = DirectoryProviderOptions.Bind(configuration, Section, priority: 100, budget: 0);
+        var options = DirectoryProviderOptions.Bind(configuration, Section, budget: 0);
         DirectoryProviders.Register(services, "files", Candidates(configuration, Environment.GetEnvironmentVariable), options);
     }
 

@@ -10,9 +10,6 @@ internal sealed class MemoryStorageOptions
 {
     /// <summary>Bytes all memory sinks together may hold.</summary>
     public long BudgetBytes { get; set; } = 256L * 1024 * 1024;
-
-    /// <summary>Rank among providers of equal health; the memory provider is the last resort.</summary>
-    public int Priority { get; set; } = 1000;
 }
 
 internal sealed class MemoryStoragePlugin : IExecdPlugin
@@ -25,7 +22,7 @@ internal sealed class MemoryStoragePlugin : IExecdPlugin
         {
             throw new ArgumentOutOfRangeException(nameof(configuration), "Storage:Memory:BudgetBytes must be positive");
         }
-        var provider = new MemoryStorageProvider(options.BudgetBytes, options.Priority);
+        var provider = new MemoryStorageProvider(options.BudgetBytes);
         services.AddSingleton<IOutputStorageProvider>(provider);
         services.AddHealthChecks().AddCheck(provider.Name, new MemoryHealthCheck(provider), HealthStatus.Unhealthy, [StorageHealth.Tag]);
     }
@@ -54,7 +51,7 @@ internal sealed class MemoryHealthCheck(MemoryStorageProvider provider) : IHealt
 /// lists of fixed-size blocks, so memory grows with the output and never holds a copy of it twice.
 /// </summary>
 [RegisteredByPlugin]
-internal sealed class MemoryStorageProvider(long budgetBytes, int priority) : IOutputStorageProvider
+internal sealed class MemoryStorageProvider(long budgetBytes) : IOutputStorageProvider
 {
     internal const int BlockSize = 64 * 1024;
     private long _held;
@@ -63,7 +60,6 @@ internal sealed class MemoryStorageProvider(long budgetBytes, int priority) : IO
     public string Name => "memory";
     public string Kind => "memory";
     public string Location => "process memory";
-    public int Priority => priority;
     public long BudgetBytes => budgetBytes;
     public long BytesHeld => Interlocked.Read(ref _held);
     public int SinksHeld => Volatile.Read(ref _sinks);

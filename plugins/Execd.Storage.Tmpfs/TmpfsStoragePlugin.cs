@@ -16,7 +16,7 @@ internal sealed class TmpfsStoragePlugin : IExecdPlugin
 
     public void Register(IServiceCollection services, IConfiguration configuration)
     {
-        var options = DirectoryProviderOptions.Bind(configuration, Section, priority: 200, budget: 64L * 1024 * 1024);
+        var options = DirectoryProviderOptions.Bind(configuration, Section, budget: 64L * 1024 * 1024);
         if (options.BudgetBytes <= 0)
         {
             throw new ArgumentException($"{Section}:BudgetBytes must be positive");

@@ -43,6 +43,13 @@ public sealed record CommandSpec
 
     /// <summary>The executor name the request asked for (<c>shell</c> unless the client chose another).</summary>
     public string Executor { get; init; } = "shell";
+
+    /// <summary>
+    /// Keep the child's stdin open as a pipe the client writes through the host (request field <c>stdin</c>); the
+    /// executor hands its write end over with <see cref="ICommandContext.AttachStdin"/>. When false, stdin is
+    /// <c>/dev/null</c>.
+    /// </summary>
+    public bool KeepStdinOpen { get; init; }
 }
 
 /// <summary>
@@ -62,6 +69,13 @@ public sealed record CommandExit(int ExitCode, string? Error)
 
     /// <summary>A death by signal, reported as upstream does: exit code -1, <c>signal: NAME</c>.</summary>
     public static CommandExit FromSignal(string signalName) => new(-1, $"signal: {signalName}");
+
+    /// <summary>
+    /// How many processes of the command were signalled when it was stopped (timeout or interrupt): the main
+    /// process and everything it started, including processes that left its process group or session. 0 when the
+    /// command was not stopped.
+    /// </summary>
+    public int KilledProcesses { get; init; }
 }
 
 /// <summary>
@@ -83,6 +97,13 @@ public interface ICommandContext
 
     /// <summary>Called once the child runs, with its process id (also its process group id) if it has one.</summary>
     void ReportStarted(int? processId);
+
+    /// <summary>
+    /// Hands the host the write end of the child's stdin when <see cref="CommandSpec.KeepStdinOpen"/> was asked
+    /// for; called before <see cref="ReportStarted"/>. The host writes client bytes to it and disposes it to
+    /// close stdin; the executor disposes it when the command ends. Executors without a stdin never call it.
+    /// </summary>
+    void AttachStdin(Stream stdin) { }
 }
 
 /// <summary>

@@ -17,9 +17,6 @@ public interface IOutputStorageProvider
     /// <summary>Where the data lives (a directory, or a description such as <c>process memory</c>).</summary>
     string Location { get; }
 
-    /// <summary>Configured priority; lower ranks first among providers of equal health.</summary>
-    int Priority { get; }
-
     /// <summary>Bytes currently held by this provider's sinks.</summary>
     long BytesHeld { get; }
 

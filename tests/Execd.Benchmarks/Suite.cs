@@ -29,6 +29,7 @@ internal sealed partial class Suite(Report report, Sizes sizes)
         ("streaming", StreamingAsync),
         ("storage", BackgroundStorageAsync),
         ("concurrency", ConcurrencyAsync),
+        ("integrity", IntegrityAsync),
         ("memory", MemoryAsync),
         ("startup", StartupAsync),
         ("session", SessionAsync),
@@ -146,9 +147,9 @@ internal sealed partial class Suite(Report report, Sizes sizes)
             (string Kind, string[] Config)[] kinds =
             [
                 ("files", []),
-                ("tmpfs", ["--config", $"Storage:Tmpfs:Directories={mount}", "--config", "Storage:Tmpfs:Priority=1",
+                ("tmpfs", ["--config", $"Storage:Tmpfs:Directories={mount}", "--config", "Storage:Priorities:tmpfs=1",
                     "--config", $"Storage:Tmpfs:BudgetBytes={2 * sizes.StoredBytes}"]),
-                ("memory", ["--config", "Storage:Memory:Priority=1", "--config", $"Storage:Memory:BudgetBytes={2 * sizes.StoredBytes}"]),
+                ("memory", ["--config", "Storage:Priorities:memory=1", "--config", $"Storage:Memory:BudgetBytes={2 * sizes.StoredBytes}"]),
             ];
             foreach (var (kind, config) in kinds)
             {
@@ -266,6 +267,80 @@ internal sealed partial class Suite(Report report, Sizes sizes)
                 Report.F(wall, 0), Report.F(directWall, 0), Report.F(wall / directWall) + "×"));
             report.Add(new Row("concurrency", $"{n} concurrent: errors / p99 ms", $"{errors} / {Report.F(Stats.Percentile(times, 99), 0)}", "", "", "0 errors", Report.Met(errors == 0)));
         }
+    }
+
+    /// <summary>
+    /// Issue 11 findings 1a and 4: many concurrent 1 MiB background commands store every byte; sequential commands
+    /// under a descriptor limit of 256 all succeed and the daemon's descriptor count does not grow.
+    /// </summary>
+    private async Task IntegrityAsync()
+    {
+        await using var daemon = await DaemonProcess.StartAsync();
+        using var client = new ExecdClient(daemon.BaseAddress);
+        const string mib = "head -c 1048576 /dev/zero | tr '\\0' a | fold -w 1023; echo; echo \"PS=${PIPESTATUS[*]}\" >&2";
+        // 1 MiB of a, 1025 newlines from fold, echo's newline, "PS=0\n" (PIPESTATUS is the echo's by then).
+        const long expected = 1_048_576 + 1_048_576 / 1023 + 1 + 5;
+        foreach (var n in new[] { 200, 500 })
+        {
+            var sw = Stopwatch.StartNew();
+            var ids = await Task.WhenAll(Enumerable.Range(0, n).Select(_ => StartBackgroundAsync(client, ExecdClient.Body(mib, background: true))));
+            var complete = 0;
+            foreach (var id in ids)
+            {
+                if (id is not null && await FinishedStatusAsync(client, id) is { } status && (long?)status["output_bytes"] == expected && (int?)status["exit_code"] == 0)
+                {
+                    complete++;
+                }
+            }
+            report.Add(new Row("integrity", $"{n} concurrent background 1 MiB commands: complete logs (every byte stored), wall s",
+                $"{complete} of {n}, {Report.F(sw.Elapsed.TotalSeconds, 1)} s", "", "", $"{n} of {n}", Report.Met(complete == n)));
+        }
+
+        var fdsBefore = Directory.GetFileSystemEntries($"/proc/{daemon.Pid}/fd").Length;
+        using (var prlimit = Process.Start("prlimit", ["--pid", daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "--nofile=256:256"]))
+        {
+            await prlimit.WaitForExitAsync();
+        }
+        var echo = ExecdClient.Body("echo hi");
+        var failures = 0;
+        for (var i = 0; i < sizes.ManyCommands; i++)
+        {
+            failures += await client.RunAsync(echo) ? 0 : 1;
+        }
+        var fdsAfter = Directory.GetFileSystemEntries($"/proc/{daemon.Pid}/fd").Length;
+        report.Add(new Row("integrity", $"{Report.N(sizes.ManyCommands)} sequential `echo hi` under RLIMIT_NOFILE 256: failures; daemon descriptors before → after",
+            $"{failures}; {fdsBefore} → {fdsAfter}", "", "", "0 failures", Report.Met(failures == 0)));
+    }
+
+    private static async Task<string?> StartBackgroundAsync(ExecdClient client, string body)
+    {
+        var text = await client.PostJsonAsync("/command", body);
+        if (text is null)
+        {
+            return null;
+        }
+        var start = text.IndexOf("\"init\"", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return null;
+        }
+        var line = text[text.LastIndexOf('{', start)..text.IndexOf('\n', start)];
+        return (string?)JsonNode.Parse(line)?["text"];
+    }
+
+    private static async Task<JsonNode?> FinishedStatusAsync(ExecdClient client, string id)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            var status = JsonNode.Parse(await client.Http.GetStringAsync($"/command/status/{id}"));
+            if (status?["running"]?.GetValue<bool>() == false)
+            {
+                return status;
+            }
+            await Task.Delay(100);
+        }
+        return null;
     }
 
     private async Task MemoryAsync()

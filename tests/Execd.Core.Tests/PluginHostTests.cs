@@ -129,4 +129,142 @@ public sealed class PluginHostTests
         Assert.Equal(3, plugins.Count(p => (string?)p!["status"] == "Failed"));
         Assert.All(plugins.Where(p => (string?)p!["status"] == "Failed"), p => Assert.False(string.IsNullOrEmpty((string?)p!["reason"])));
     }
+    [Fact]
+    public void Load_FolderWithoutItsDll_IsFailedNamingWhatIsMissing_OthersLoad()
+    {
+        using var dir = PluginsFolder("Execd.TestPlugins.Good");
+        Directory.CreateDirectory(dir.Combine("Half.Copied"));
+        File.WriteAllText(dir.Combine("Half.Copied", "Other.dll"), "not the plugin");
+        Directory.CreateDirectory(dir.Combine(".hidden"));
+        var (catalog, _) = Load(dir.Path);
+
+        var half = catalog.Plugins.Single(p => p.Name == "Half.Copied");
+        Assert.Equal(PluginState.Failed, half.State);
+        Assert.Contains("no Half.Copied.dll", half.Reason);
+        Assert.Contains("Other.dll", half.Reason);
+        Assert.DoesNotContain(catalog.Plugins, p => p.Name == ".hidden");
+        Assert.Equal(PluginState.Loaded, catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.Good").State);
+    }
+
+    [Fact]
+    public void Load_PluginBuiltForANewerDotnet_IsFailedNamingBothFrameworks()
+    {
+        using var dir = PluginsFolder("Execd.TestPlugins.FutureFramework", "Execd.TestPlugins.Good");
+        var (catalog, _) = Load(dir.Path);
+
+        var future = catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.FutureFramework");
+        Assert.True(future.State == PluginState.Failed, $"{future.State}: {future.Reason} {string.Join(",", future.Contributions)}");
+        Assert.Contains(".NET 11.0", future.Reason);
+        Assert.Contains($".NET {Environment.Version.Major}.", future.Reason);
+        Assert.Empty(future.Contributions);
+        Assert.Equal(PluginState.Loaded, catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.Good").State);
+    }
+
+    [Fact]
+    public void Load_PluginShippingItsOwnContractCopy_UsesTheHostsTypesAndResolvesILoggerOfT()
+    {
+        using var dir = PluginsFolder("Execd.TestPlugins.OwnContractCopy");
+        Assert.True(File.Exists(dir.Combine("Execd.TestPlugins.OwnContractCopy", "Execd.Abstractions.dll")), "the test plugin must ship a private copy");
+        var (catalog, services) = Load(dir.Path);
+
+        var plugin = Assert.Single(catalog.Plugins);
+        Assert.True(plugin.State == PluginState.Loaded, plugin.Reason);
+        var executor = Assert.Single(ContributionRegistry.Create<ICommandExecutor>(services.GetServices<PluginContribution>(), services, NullLogger.Instance));
+        Assert.Equal("own-copy", executor.Instance.Name);
+    }
+
+    [Fact]
+    public void Load_PluginBuiltAgainstANewerMicrosoftExtensions_IsFailedNamingBothVersions_OthersLoad()
+    {
+        using var dir = PluginsFolder("Execd.TestPlugins.NewerDependency", "Execd.TestPlugins.Good");
+        var hostVersion = typeof(ILogger<>).Assembly.GetName().Version!;
+        var (catalog, services) = Load(dir.Path);
+
+        var newer = catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.NewerDependency");
+        Assert.Equal(PluginState.Failed, newer.State);
+        Assert.Contains("Microsoft.Extensions.Logging.Abstractions 11.0.0.0", newer.Reason);
+        Assert.Contains($"the daemon has {hostVersion}", newer.Reason);
+        Assert.Empty(newer.Contributions);
+        var executors = ContributionRegistry.Create<ICommandExecutor>(services.GetServices<PluginContribution>(), services, NullLogger.Instance);
+        Assert.Equal("upper", Assert.Single(executors).Instance.Name);
+    }
+
+    [Fact]
+    public void Load_ShippedPlugins_RecordTheContractVersionTheyWereBuiltAgainst()
+    {
+        using var dir = PluginsFolder("Execd.TestPlugins.Good");
+        var (catalog, _) = Load(dir.Path);
+
+        Assert.Equal(ContractVersion.Host.ToString(), Assert.Single(catalog.Plugins).ContractVersion);
+    }
+
+    [Theory]
+    [InlineData(1, 0, 1, 0, true)]
+    [InlineData(1, 3, 1, 0, true)]    // a newer minor: accepted
+    [InlineData(1, 0, 1, 3, true)]    // an older minor: accepted
+    [InlineData(2, 0, 1, 0, false)]   // the next major: refused
+    [InlineData(0, 9, 1, 0, false)]
+    public void ContractVersion_SameMajorLoads_AnotherMajorIsRefusedNamingBoth(int pluginMajor, int pluginMinor, int hostMajor, int hostMinor, bool compatible)
+    {
+        var reason = ContractVersion.Incompatibility(new ContractVersion(pluginMajor, pluginMinor), new ContractVersion(hostMajor, hostMinor));
+
+        if (compatible)
+        {
+            Assert.Null(reason);
+        }
+        else
+        {
+            Assert.Contains($"{pluginMajor}.{pluginMinor}", reason);
+            Assert.Contains($"provides {hostMajor}.{hostMinor}", reason);
+        }
+    }
+
+    [Fact]
+    public void ContractVersion_Host_IsTheContractAssemblysStampedVersion()
+    {
+        var assembly = typeof(ICommandExecutor).Assembly;
+
+        Assert.Equal(assembly.GetName().Version!.Major, ContractVersion.Host.Major);
+        Assert.Equal(0, assembly.GetName().Version!.Minor);   // every minor binds to MAJOR.0.0.0
+        Assert.Equal(ContractVersion.Host, ContractVersion.Of(assembly));
+    }
+
+    [Fact]
+    public async Task Daemon_DuplicateProviderNameAndThrowingHealthCheck_ReportedInAdminAndHealthz_OthersUnaffected()
+    {
+        using var dir = PluginsFolder("Execd.Executors.Shell", "Execd.Storage.Memory", "Execd.TestPlugins.DuplicateStorage", "Execd.TestPlugins.ThrowingHealthCheck");
+        await using var daemon = await Daemon.StartAsync(new Dictionary<string, string?> { ["Execd:PluginsDir"] = dir.Path, ["Storage:Health:Interval"] = "00:00:00.200" });
+
+        var run = await daemon.RunAsync("echo still stored");
+        Assert.Equal(["still stored"], run.Texts("stdout"));
+        var status = System.Text.Json.Nodes.JsonNode.Parse(await daemon.Client.GetStringAsync($"/command/status/{run.Id}"))!;
+        Assert.Equal("memory", (string?)status["output_provider"]);
+        Assert.Equal("still stored\n", await daemon.Client.GetStringAsync($"/command/{run.Id}/logs?cursor=0"));
+
+        var plugins = System.Text.Json.Nodes.JsonNode.Parse(await daemon.Client.GetStringAsync("/admin/plugins"))!.AsArray();
+        var duplicate = plugins.Single(p => (string?)p!["name"] == "Execd.TestPlugins.DuplicateStorage")!;
+        Assert.Equal("Failed", (string?)duplicate["status"]);
+        Assert.Contains("'memory' is already taken", (string?)duplicate["reason"]);
+        Assert.Equal("Loaded", (string?)plugins.Single(p => (string?)p!["name"] == "Execd.Storage.Memory")!["status"]);
+
+        // The throwing check: its provider is Unhealthy with the exception's message, ranked last; the daemon serves on.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        System.Text.Json.Nodes.JsonNode? uncheckable;
+        do
+        {
+            await Task.Delay(100);
+            var storage = System.Text.Json.Nodes.JsonNode.Parse(await daemon.Client.GetStringAsync("/admin/storage"))!;
+            uncheckable = storage["providers"]!.AsArray().Single(p => (string?)p!["name"] == "uncheckable");
+        }
+        while ((string?)uncheckable!["status"] != "Unhealthy" && DateTime.UtcNow < deadline);
+        Assert.Equal("Unhealthy", (string?)uncheckable["status"]);
+        Assert.Contains("exploded on purpose", (string?)uncheckable["reason"]);
+
+        using var health = await daemon.Client.GetAsync("/healthz");
+        var body = await health.Content.ReadAsStringAsync();
+        Assert.Equal(200, (int)health.StatusCode);
+        Assert.Contains("\"Degraded\"", body);
+        Assert.Contains("already taken", body);
+        Assert.Contains("exploded on purpose", body);
+    }
 }

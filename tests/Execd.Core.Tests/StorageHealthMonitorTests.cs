@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Execd.Core.Plugins;
 using Execd.Core.Storage;
 using Execd.Core.Tests.Fakes;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,6 +21,9 @@ public sealed class StorageHealthMonitorTests
     private static (StorageHealthMonitor Monitor, StorageRanking Ranking) Create(IOutputStorageProvider[] providers, Action<IHealthChecksBuilder> checks)
     {
         var services = new ServiceCollection();
+        // Priority is host configuration: the provider without a check gets the best one, so only the check can rank it last.
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(
+            providers.Select((p, i) => KeyValuePair.Create<string, string?>($"{StoragePriorities.Section}:{p.Name}", $"{i}"))).Build());
         checks(services.AddHealthChecks());
         var sp = services.BuildServiceProvider();
         var plugin = new PluginInfo("fake", "fake.dll");
@@ -34,9 +38,9 @@ public sealed class StorageHealthMonitorTests
     [Fact]
     public async Task ProviderWithoutACheck_RanksBelowCheckedProvidersEvenWithABetterPriority()
     {
-        var unchecked_ = new FakeStorageProvider("unchecked", priority: 0);
-        var healthy = new FakeStorageProvider("healthy", priority: 5);
-        var degraded = new FakeStorageProvider("degraded", priority: 9);
+        var unchecked_ = new FakeStorageProvider("unchecked");
+        var healthy = new FakeStorageProvider("healthy");
+        var degraded = new FakeStorageProvider("degraded");
         var (monitor, ranking) = Create([unchecked_, healthy, degraded], b => b
             .AddCheck("healthy", new Check(_ => Task.FromResult(HealthCheckResult.Healthy())), tags: [StorageHealth.Tag])
             .AddCheck("degraded", new Check(_ => Task.FromResult(HealthCheckResult.Degraded("low"))), tags: [StorageHealth.Tag]));
@@ -50,8 +54,8 @@ public sealed class StorageHealthMonitorTests
     [Fact]
     public async Task HangingCheck_EvenOneIgnoringCancellation_TimesOutAloneAndOthersStillCount()
     {
-        var hanging = new FakeStorageProvider("hanging", priority: 0);
-        var good = new FakeStorageProvider("good", priority: 1);
+        var hanging = new FakeStorageProvider("hanging");
+        var good = new FakeStorageProvider("good");
         using var release = new ManualResetEventSlim();
         var (monitor, ranking) = Create([hanging, good], b => b
             .AddCheck("hanging", new Check(_ =>

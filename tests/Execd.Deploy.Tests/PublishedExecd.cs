@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Xml.Linq;
 
@@ -41,46 +40,18 @@ public sealed class PublishedExecd : IAsyncLifetime
         {
             Directory.Delete(Folder, recursive: true);   // stale plugin folders from an earlier run would lie
         }
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        var psi = new ProcessStartInfo(dotnet)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = TestPaths.Root,
-        };
-        foreach (var arg in new[]
-        {
+        var (exitCode, output) = await DotnetCli.RunAsync(TestPaths.Root,
+        [
             "publish", Path.Combine(TestPaths.Root, "src", "Execd.Server", "Execd.Server.csproj"),
             "-c", "Release", "-r", Rid, "-o", Folder,
             "--artifacts-path", Path.Combine(Root, "build"),
             // Build servers would outlive the publish and hold its output pipes open.
             "--disable-build-servers", "-nologo", "-v:minimal",
-        })
+        ], PublishTimeout);
+        PublishOutput = output;
+        if (exitCode != 0)
         {
-            psi.ArgumentList.Add(arg);
-        }
-        // The test host runs under an MSBuild-launched process; its MSBuild variables must not steer this build.
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || k.StartsWith("_MSBUILD", StringComparison.OrdinalIgnoreCase)).ToList())
-        {
-            psi.Environment.Remove(key);
-        }
-        using var publish = Process.Start(psi)!;
-        var stdout = publish.StandardOutput.ReadToEndAsync();
-        var stderr = publish.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(PublishTimeout);
-        try
-        {
-            await publish.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            publish.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet publish did not finish within {PublishTimeout}");
-        }
-        PublishOutput = await stdout + await stderr;
-        if (publish.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"dotnet publish failed ({publish.ExitCode}):\n{PublishOutput}");
+            throw new InvalidOperationException($"dotnet publish failed ({exitCode}):\n{PublishOutput}");
         }
     }
 

@@ -22,7 +22,7 @@ public sealed class ConventionTests : IDisposable
         var exported = _pwsh.Run("(Import-PowerShellDataFile $path).CmdletsToExport", ("path", Pwsh.ManifestPath)).Lines.Order().ToList();
 
         Assert.Equal(CmdletTypes.Select(CmdletName).Order(), exported);
-        Assert.Equal(22, exported.Count);
+        Assert.Equal(23, exported.Count);
         Assert.Equal(exported, _pwsh.Run("Get-Command -Module execd | ForEach-Object Name").Lines.Order());
     }
 

@@ -87,7 +87,7 @@ public sealed class FailoverScenarioTests : IDisposable
         }
     }
 
-    [Fact]
+    [RootFact("mounts a small tmpfs")]
     public async Task DiskFullWhileWriting_OutputMovesAndNothingIsLost()
     {
         using var tiny = Mount.Tmpfs(_dir.Combine("tiny"), "1m");
@@ -115,7 +115,7 @@ public sealed class FailoverScenarioTests : IDisposable
         Assert.True((bool)status["output_moved"]!, status.ToJsonString());
     }
 
-    [Fact]
+    [RootFact("bind-mounts a directory read-only")]
     public async Task ReadOnlyDirectory_CommandsGoToTheNextProviderAndAdminSaysWhy()
     {
         Directory.CreateDirectory(A);

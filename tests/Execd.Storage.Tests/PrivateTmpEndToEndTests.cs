@@ -5,14 +5,14 @@ using System.Net.Sockets;
 namespace Execd.Storage.Tests;
 
 /// <summary>
-/// The "done when": the real built daemon (a child process) inside <c>../shared/tools/with-private-tmp</c>
-/// with TMPDIR unset, /tmp deleted before it starts and again and again while commands run. No command and no
+/// The "done when": the real built daemon (a child process) inside the project's own harness
+/// <c>e2e/in-private-root.sh</c> (a private mount namespace over an overlay of the root) with TMPDIR unset, /tmp deleted before it starts and again and again while commands run. No command and no
 /// line is lost, and <c>/admin/storage</c> shows the re-ranking within seconds. The daemon inside listens on
 /// 127.0.0.1, which is shared with this process.
 /// </summary>
 public sealed class PrivateTmpEndToEndTests
 {
-    private static string Tool => Path.GetFullPath(Path.Combine(TestPaths.Root, "..", "shared", "tools", "with-private-tmp"));
+    private static string Harness => Path.Combine(AppContext.BaseDirectory, "e2e", "in-private-root.sh");
 
     // The daemon the build produced beside its plugins folder.
     private static string Execd => Path.Combine(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(TestPaths.PluginsDir))!, "execd");
@@ -24,19 +24,20 @@ public sealed class PrivateTmpEndToEndTests
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    [Fact]
+    [RootFact("mounts an overlay root in a private mount namespace")]
     public async Task RealTmpDeletedBeforeAndDuringCommands_NoCommandOrLineIsLostAndAdminShowsTheReRanking()
     {
-        Assert.True(File.Exists(Tool), $"{Tool} is missing (CI has shared/ beside the clone)");
+        Assert.True(File.Exists(Harness), $"{Harness} is missing");
         Assert.True(File.Exists(Execd), $"{Execd} is missing");
         using var keep = TestPaths.NewDirectory("e2e");
         var port = FreePort();
-        var start = new ProcessStartInfo(Tool) { WorkingDirectory = keep.Path, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "e2e", "private-tmp-daemon.sh"), Execd, port.ToString(System.Globalization.CultureInfo.InvariantCulture), keep.Path })
+        // The overlay's tmpfs is mounted on this empty directory inside the private namespace only.
+        var state = Directory.CreateDirectory(keep.Combine("state")).FullName;
+        var start = new ProcessStartInfo(Harness) { WorkingDirectory = keep.Path, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { state, keep.Path, Path.Combine(AppContext.BaseDirectory, "e2e", "private-tmp-daemon.sh"), Execd, port.ToString(System.Globalization.CultureInfo.InvariantCulture), keep.Path })
         {
             start.ArgumentList.Add(arg);
         }
-        start.Environment["KEEP_DIR"] = keep.Path;
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
@@ -68,7 +69,9 @@ public sealed class PrivateTmpEndToEndTests
                 process.Kill(entireProcessTree: true);
             }
         }
-        Assert.True(process.ExitCode == 0, $"with-private-tmp exited {process.ExitCode}: {await output} {await errors}");
+        Assert.True(process.ExitCode == 0, $"in-private-root.sh exited {process.ExitCode}: {await output} {await errors}");
+        // The deletions happened in the private overlay only: the machine's /tmp is still there.
+        Assert.True(Directory.Exists("/tmp"), "the machine's /tmp is gone: the harness leaked a deletion");
     }
 
     private static async Task WaitForPingAsync(HttpClient client, Process process, TestDirectory keep)
@@ -76,7 +79,7 @@ public sealed class PrivateTmpEndToEndTests
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (DateTime.UtcNow < deadline)
         {
-            Assert.False(process.HasExited, "with-private-tmp ended before the daemon answered");
+            Assert.False(process.HasExited, "in-private-root.sh ended before the daemon answered");
             try
             {
                 if ((await client.GetAsync("/ping")).IsSuccessStatusCode)

@@ -1,6 +1,7 @@
 extern alias tmpfs;
 using Execd.Storage.Files;
 using Execd.Storage.Memory;
+using Execd.Testing.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using TmpfsPlugin = tmpfs::Execd.Storage.Tmpfs.TmpfsStoragePlugin;
@@ -67,7 +68,7 @@ public sealed class FilesProviderTests : StorageProviderConformance
         Assert.Contains("deleted", error.Message);
     }
 
-    [Fact]
+    [RootFact("bind-mounts a directory read-only")]
     public async Task Health_ReadOnlyMount_FailsSayingReadOnly()
     {
         _ = Provider;
@@ -80,7 +81,7 @@ public sealed class FilesProviderTests : StorageProviderConformance
         Assert.ThrowsAny<IOException>(() => Provider.Open("ro"));
     }
 
-    [Fact]
+    [RootFact("mounts a small tmpfs")]
     public async Task Health_FreeSpaceBelowThreshold_IsDegraded()
     {
         using var mount = Mount.Tmpfs(Dir.Combine("small"), "1m");
@@ -126,11 +127,15 @@ public sealed class FilesProviderTests : StorageProviderConformance
 
 public sealed class TmpfsProviderTests : StorageProviderConformance
 {
-    private readonly Mount _mount;
+    private const string NeedsRoot = "mounts a tmpfs";
+    private readonly Mount? _mount;
 
-    public TmpfsProviderTests() => _mount = Mount.Tmpfs(Dir.Combine("shm"), "4m");
+    // Only root can mount: as non-root every test here is reported skipped with the reason (see Unavailable).
+    public TmpfsProviderTests() => _mount = RootFactAttribute.IsRoot ? Mount.Tmpfs(Dir.Combine("shm"), "4m") : null;
 
-    private string Store => Path.Combine(_mount.Path, "execd");
+    protected override string? Unavailable => _mount is null ? $"needs root: {NeedsRoot}" : null;
+
+    private string Store => Path.Combine(_mount!.Path, "execd");
 
     protected override IExecdPlugin CreatePlugin() => new TmpfsPlugin();
 
@@ -148,7 +153,7 @@ public sealed class TmpfsProviderTests : StorageProviderConformance
 
     protected override void Break(IOutputStorageProvider provider) => Breaker.ReplaceWithFile(Store);
 
-    [Fact]
+    [RootFact(NeedsRoot)]
     public void Append_BeyondTheBudget_ThrowsStorageFull()
     {
         using var sink = Provider.Open("big");
@@ -158,7 +163,7 @@ public sealed class TmpfsProviderTests : StorageProviderConformance
         Assert.Equal(1_000_000, sink.Length);
     }
 
-    [Fact]
+    [RootFact(NeedsRoot)]
     public async Task Health_BudgetUsedUp_FailsSayingSo()
     {
         using var sink = Provider.Open("big");
@@ -192,7 +197,7 @@ public sealed class TmpfsProviderTests : StorageProviderConformance
 
     public override void Dispose()
     {
-        _mount.Dispose();
+        _mount?.Dispose();
         base.Dispose();
     }
 }

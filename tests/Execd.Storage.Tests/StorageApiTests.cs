@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Execd.Core.Plugins;
 using Execd.Core.Storage;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -44,7 +45,7 @@ public sealed class StorageApiTests : IDisposable
         Assert.Single(Directory.GetFiles(_dir.Combine("a"), id + ".*.log"));
     }
 
-    [Fact]
+    [RootFact("mounts a tmpfs")]
     public async Task Healthz_EveryProviderHealthy_Is200Healthy()
     {
         using var shm = Mount.Tmpfs(_dir.Combine("shm"), "8m");
@@ -156,12 +157,19 @@ public sealed class StorageApiTests : IDisposable
     }
 
     [Fact]
-    public void Publish_RanksByHealthThenPriority()
+    public void Publish_RanksByHealthThenConfiguredPriority()
     {
-        var providers = new[] { ("p1", 1), ("p2", 2), ("p3", 3), ("p4", 4) }.Select(p => new NamedProvider(p.Item1, p.Item2)).ToArray();
+        // Contributed p4 first; the host's configuration ranks p3 before p4 (by name) and before p1/p2 (by kind).
+        var providers = new[] { "p4", "p1", "p2", "p3" }.Select(n => new NamedProvider(n)).ToArray();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Storage:Priorities:test"] = "10",
+            ["Storage:Priorities:p3"] = "5",
+        }).Build();
         var plugin = new PluginInfo("test", "test.dll");
         var ranking = new StorageRanking(providers.Select(p => new PluginContribution(plugin, typeof(IOutputStorageProvider), _ => p, p.Name)),
-            new ServiceCollection().BuildServiceProvider(), NullLogger<StorageRanking>.Instance);
+            new ServiceCollection().AddSingleton<IConfiguration>(configuration).BuildServiceProvider(), NullLogger<StorageRanking>.Instance);
+        providers = [.. providers.OrderBy(p => p.Name, StringComparer.Ordinal)];
 
         ranking.Publish(DateTimeOffset.UnixEpoch, [
             new RankedProvider(providers[0], ProviderHealth.Unhealthy, "x"),
@@ -173,16 +181,36 @@ public sealed class StorageApiTests : IDisposable
         ranking.ReportFailure(providers[2], new IOException("disk full"));
 
         Assert.Equal(["p3", "p4", "p2", "p1"], published);
-        Assert.Equal(["p4", "p2", "p1", "p3"], ranking.Current.Select(r => r.Provider.Name).ToArray());
+        Assert.Equal(["p4", "p2", "p3", "p1"], ranking.Current.Select(r => r.Provider.Name).ToArray());
         Assert.Equal(DateTimeOffset.UnixEpoch, ranking.Snapshot.EvaluatedAt);
     }
 
-    private sealed class NamedProvider(string name, int priority) : IOutputStorageProvider
+    [Fact]
+    public void Priorities_DefaultsKeepFilesThenTmpfsThenOthersThenMemory_AndConfigurationWins()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Storage:Priorities:memory"] = "1",
+            ["Storage:Priorities:files:/b"] = "150",
+        }).Build();
+
+        Assert.Equal(100, StoragePriorities.Of(new NamedProvider("files:/a", "files"), null, out _));
+        Assert.Equal(200, StoragePriorities.Of(new NamedProvider("tmpfs:/s", "tmpfs"), null, out _));
+        Assert.Equal(500, StoragePriorities.Of(new NamedProvider("s3", "s3"), null, out _));
+        Assert.Equal(1000, StoragePriorities.Of(new NamedProvider("memory", "memory"), null, out _));
+        Assert.Equal(1, StoragePriorities.Of(new NamedProvider("memory", "memory"), configuration, out _));
+        Assert.Equal(150, StoragePriorities.Of(new NamedProvider("files:/b", "files"), configuration, out _));
+        Assert.Equal(100, StoragePriorities.Of(new NamedProvider("files:/a", "files"), configuration, out _));
+        var bad = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Storage:Priorities:files"] = "first" }).Build();
+        Assert.Equal(100, StoragePriorities.Of(new NamedProvider("files:/a", "files"), bad, out var error));
+        Assert.Contains("Storage:Priorities:files", error);
+    }
+
+    private sealed class NamedProvider(string name, string kind = "test") : IOutputStorageProvider
     {
         public string Name => name;
-        public string Kind => "test";
+        public string Kind => kind;
         public string Location => "nowhere";
-        public int Priority => priority;
         public long BytesHeld => 0;
         public int SinksHeld => 0;
         public IOutputSink Open(string commandId) => throw new IOException("not for storing");

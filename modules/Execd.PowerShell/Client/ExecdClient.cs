@@ -115,6 +115,14 @@ internal sealed class ExecdClient(ExecdConnection connection)
         }
     }
 
+    /// <summary>Writes <paramref name="data"/> to the stdin of a command started with <c>"stdin": true</c>.</summary>
+    public async Task WriteStdinAsync(string id, byte[] data, CancellationToken cancel)
+    {
+        var request = Request(HttpMethod.Post, $"command/{Uri.EscapeDataString(id)}/stdin");
+        request.Content = new ByteArrayContent(data);
+        using var response = await SendAsync(request, cancel).ConfigureAwait(false);
+    }
+
     public Task<CommandStatusDto> StatusAsync(string id, CancellationToken cancel) =>
         GetJsonAsync<CommandStatusDto>("command/status/" + Uri.EscapeDataString(id), cancel);
 

@@ -58,6 +58,10 @@ public sealed class InvokeExecdCommandCommand : ExecdCmdlet
     [Parameter(Mandatory = true, ParameterSetName = BackgroundSet)]
     public SwitchParameter Background { get; set; }
 
+    /// <summary>Keeps the command's stdin open (instead of /dev/null) for Send-ExecdCommandInput.</summary>
+    [Parameter(ParameterSetName = BackgroundSet)]
+    public SwitchParameter Stdin { get; set; }
+
     protected override void ProcessRecord()
     {
         var body = new CommandBody
@@ -70,6 +74,7 @@ public sealed class InvokeExecdCommandCommand : ExecdCmdlet
                 e => Convert.ToString(e.Key, CultureInfo.InvariantCulture) ?? "",
                 e => Convert.ToString(e.Value, CultureInfo.InvariantCulture) ?? ""),
             Executor = Executor,
+            Stdin = Stdin.IsPresent ? true : null,
         };
         Guard(Command, () =>
         {
@@ -96,5 +101,6 @@ public sealed class InvokeExecdCommandCommand : ExecdCmdlet
         public long? Timeout { get; init; }
         public Dictionary<string, string>? Envs { get; init; }
         public string? Executor { get; init; }
+        public bool? Stdin { get; init; }
     }
 }

@@ -8,9 +8,6 @@ namespace Execd.Storage;
 /// <summary>Options shared by the directory-backed providers (sections <c>Storage:Files</c> and <c>Storage:Tmpfs</c>).</summary>
 internal sealed class DirectoryProviderOptions
 {
-    /// <summary>Priority of the first directory; each next one gets one more.</summary>
-    public int Priority { get; set; }
-
     /// <summary>Mode (octal) a missing directory is (re-)created with.</summary>
     public string DirectoryMode { get; set; } = "0700";
 
@@ -28,9 +25,9 @@ internal sealed class DirectoryProviderOptions
 
     public UnixFileMode Mode => (UnixFileMode)Convert.ToInt32(DirectoryMode, 8);
 
-    public static DirectoryProviderOptions Bind(IConfiguration configuration, string section, int priority, long budget)
+    public static DirectoryProviderOptions Bind(IConfiguration configuration, string section, long budget)
     {
-        var options = new DirectoryProviderOptions { Priority = priority, BudgetBytes = budget };
+        var options = new DirectoryProviderOptions { BudgetBytes = budget };
         configuration.GetSection(section).Bind(options);
         try
         {
@@ -77,10 +74,9 @@ internal static class DirectoryProviders
         Func<string, string?>? guard = null)
     {
         var checks = services.AddHealthChecks();
-        var priority = options.Priority;
         foreach (var directory in directories)
         {
-            var provider = new DirectoryStorageProvider(kind, directory, priority++, options, guard);
+            var provider = new DirectoryStorageProvider(kind, directory, options, guard);
             services.AddSingleton<IOutputStorageProvider>(provider);
             checks.AddCheck(provider.Name, new DirectoryHealthCheck(provider, guard), HealthStatus.Unhealthy, [StorageHealth.Tag]);
         }

@@ -3,10 +3,13 @@ using Microsoft.Win32.SafeHandles;
 namespace Execd.Storage;
 
 /// <summary>
-/// Output stored as one file per sink in a directory. A sink keeps its file open from creation to deletion
-/// and reads through that handle, so what was written stays readable after the directory is deleted (on
-/// Linux an unlinked file lives while a descriptor is open); the sink notices the deletion within
+/// Output stored as one file per sink in a directory. While it is written, a sink keeps its file open and reads
+/// through that handle, so what was written stays readable after the directory is deleted (on Linux an unlinked
+/// file lives while a descriptor is open); the sink notices the deletion within
 /// <see cref="DirectoryProviderOptions.DeletionCheckInterval"/> and throws, so the host moves the output.
+/// Once completed, a sink closes its file and opens it again for each read: a finished command holds no
+/// descriptor (thousands of finished commands must not exhaust the daemon's descriptor limit); the price is
+/// that a finished command's output is gone if its directory is deleted afterwards.
 /// </summary>
 [RegisteredByPlugin]
 internal sealed class DirectoryStorageProvider : IOutputStorageProvider, ICommandRecordStore
@@ -22,14 +25,12 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
 
     /// <param name="kind"><c>files</c> or <c>tmpfs</c>.</param>
     /// <param name="directory">Absolute directory.</param>
-    /// <param name="priority">Rank among providers of equal health.</param>
     /// <param name="options">Mode, budget, deletion check interval.</param>
     /// <param name="openGuard">Returns why a sink must not be opened in the directory now (e.g. not a tmpfs), or null.</param>
-    public DirectoryStorageProvider(string kind, string directory, int priority, DirectoryProviderOptions options, Func<string, string?>? openGuard = null)
+    public DirectoryStorageProvider(string kind, string directory, DirectoryProviderOptions options, Func<string, string?>? openGuard = null)
     {
         Kind = kind;
         Location = directory;
-        Priority = priority;
         _options = options;
         _openGuard = openGuard;
     }
@@ -37,7 +38,6 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
     public string Name => $"{Kind}:{Location}";
     public string Kind { get; }
     public string Location { get; }
-    public int Priority { get; }
     public DirectoryProviderOptions Options => _options;
     public long BudgetBytes => _options.BudgetBytes;
     public long BytesHeld => Interlocked.Read(ref _held);
@@ -165,6 +165,7 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
     private sealed class FileSink(DirectoryStorageProvider provider, string path, FileStream stream, long length) : IOutputSink
     {
         private readonly SafeFileHandle _handle = stream.SafeFileHandle;
+        private volatile bool _completed;
         private long _length = length;
         private long _nextCheck = Environment.TickCount64 + (long)provider._options.DeletionCheckInterval.TotalMilliseconds;
         private bool _closed;
@@ -176,6 +177,10 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
         public void Append(ReadOnlySpan<byte> data)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
+            if (_completed)
+            {
+                throw new InvalidOperationException($"{path}: appended after Complete");
+            }
             if (data.IsEmpty)
             {
                 return;
@@ -202,16 +207,26 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
                 return 0;
             }
             // Only bytes that were appended completely count (a failed append may have left a partial tail).
-            return RandomAccess.Read(_handle, buffer[..(int)Math.Min(buffer.Length, _length - offset)], offset);
+            var want = buffer[..(int)Math.Min(buffer.Length, _length - offset)];
+            if (!_completed)
+            {
+                return RandomAccess.Read(_handle, want, offset);
+            }
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return RandomAccess.Read(handle, want, offset);
         }
 
         /// <summary>The finished output goes to the device: a record saying the command finished never points at bytes a power cut lost.</summary>
         public void Complete()
         {
-            ObjectDisposedException.ThrowIf(_closed, this);
-            if (stream.CanWrite)
+            if (!_closed && !_completed)
             {
-                stream.Flush(flushToDisk: true);
+                if (stream.CanWrite)
+                {
+                    stream.Flush(flushToDisk: true);
+                }
+                _completed = true;
+                stream.Dispose();
             }
         }
 

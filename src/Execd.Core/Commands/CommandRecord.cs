@@ -66,6 +66,11 @@ public sealed class CommandRecord : ICommandContext
 
     IOutputWriter ICommandContext.Output => Log;
 
+    /// <summary>The write end of the child's stdin, while the command runs with <c>"stdin": true</c> and the client has not closed it.</summary>
+    public CommandStdin? Stdin { get; private set; }
+
+    void ICommandContext.AttachStdin(Stream stdin) => Stdin = new CommandStdin(stdin);
+
     void ICommandContext.ReportStarted(int? processId)
     {
         ProcessId = processId;
@@ -106,6 +111,7 @@ public sealed class CommandRecord : ICommandContext
         StartFailed = startFailed;
         FinishedAt = at;
         ProcessId = null;
+        Stdin?.Close();
         Exit = exit;
         State = CommandState.Finished;
         Log.Complete();

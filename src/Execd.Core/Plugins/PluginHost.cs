@@ -36,12 +36,19 @@ public static class PluginHost
             {
                 var name = System.IO.Path.GetFileName(folder);
                 var dll = System.IO.Path.Combine(folder, name + ".dll");
-                if (!File.Exists(dll))
+                if (name.StartsWith('.'))
                 {
-                    continue; // not a plugin folder (e.g. a data directory); nothing to report
+                    continue; // hidden (an editor's or a copy tool's folder): never a plugin
                 }
                 var info = new PluginInfo(name, dll);
                 plugins.Add(info);
+                if (!File.Exists(dll))
+                {
+                    // A half-copied or misnamed plugin: the operator meant a plugin here, so say what is missing.
+                    var found = System.IO.Directory.GetFiles(folder, "*.dll").Select(System.IO.Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+                    info.MarkFailed($"no {name}.dll in plugins/{name}/ (a plugin folder holds <Name>/<Name>.dll; found {(found.Count == 0 ? "no .dll" : string.Join(", ", found))})");
+                    continue;
+                }
                 LoadOne(info, services, configuration);
             }
         }
@@ -59,6 +66,27 @@ public static class PluginHost
             var loader = PluginLoader.CreateFromAssemblyFile(info.Path, SharedTypes, c => c.PreferSharedTypes = true);
             assembly = loader.LoadDefaultAssembly();
             info.Version = assembly.GetName().Version?.ToString();
+            if (NewerTargetFramework(assembly) is { } framework)
+            {
+                info.MarkFailed(framework);
+                return;
+            }
+            // Checked from metadata before any type is loaded: another major version of the contract would only
+            // surface as an unhelpful type-load error. (No reference at all ends as "contributes nothing" below.)
+            if (ContractVersion.BuiltAgainst(assembly) is { } builtAgainst)
+            {
+                info.ContractVersion = builtAgainst.ToString();
+                if (ContractVersion.Incompatibility(builtAgainst, ContractVersion.Host) is { } incompatible)
+                {
+                    info.MarkFailed(incompatible);
+                    return;
+                }
+            }
+            if (NewerThanHost(assembly) is { } conflict)
+            {
+                info.MarkFailed(conflict);
+                return;
+            }
             // Load every type now, so a broken assembly fails here and not at the first request.
             types = assembly.GetTypes();
         }
@@ -121,6 +149,54 @@ public static class PluginHost
         {
             info.MarkFailed("contributes nothing: no executor, session executor or storage provider was found in the assembly");
         }
+    }
+
+    /// <summary>Why a plugin built for a newer .NET than the daemon runs on cannot load, or null (older ones load: .NET runs them).</summary>
+    private static string? NewerTargetFramework(Assembly assembly)
+    {
+        var attribute = assembly.GetCustomAttributesData().FirstOrDefault(a => a.AttributeType == typeof(System.Runtime.Versioning.TargetFrameworkAttribute));
+        var moniker = attribute?.ConstructorArguments.FirstOrDefault().Value as string;
+        const string prefix = ".NETCoreApp,Version=v";
+        if (moniker is null || !moniker.StartsWith(prefix, StringComparison.Ordinal) || !Version.TryParse(moniker[prefix.Length..], out var version))
+        {
+            return null;
+        }
+        var runtime = Environment.Version;
+        return version.Major > runtime.Major
+            ? $"built for .NET {version.ToString(2)} ({moniker}), but this daemon runs on .NET {runtime.ToString(2)}; rebuild the plugin for net{runtime.Major}.0"
+            : null;
+    }
+
+    // The daemon's own assemblies by simple name (file name without .dll), as the runtime was started with them.
+    private static readonly Lazy<Dictionary<string, string>> HostAssemblies = new(() =>
+        ((AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string) ?? "")
+            .Split(System.IO.Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .GroupBy(path => System.IO.Path.GetFileNameWithoutExtension(path) ?? "", StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Why the plugin cannot share the daemon's types: it was compiled against a newer version of an assembly the daemon
+    /// itself provides (say Microsoft.Extensions.Logging.Abstractions 11 against the daemon's 10), so the runtime would
+    /// load the plugin's private copy and its <c>ILogger&lt;T&gt;</c> would never be the daemon's. Null when none.
+    /// </summary>
+    private static string? NewerThanHost(Assembly assembly)
+    {
+        var conflicts = new List<string>();
+        foreach (var reference in assembly.GetReferencedAssemblies())
+        {
+            if (reference.Name is null || reference.Version is not { } wanted || !HostAssemblies.Value.TryGetValue(reference.Name, out var path))
+            {
+                continue;
+            }
+            var host = AssemblyName.GetAssemblyName(path).Version;
+            if (host is not null && wanted > host)
+            {
+                conflicts.Add($"{reference.Name} {wanted} (the daemon has {host})");
+            }
+        }
+        return conflicts.Count == 0
+            ? null
+            : $"built against newer versions of assemblies the daemon provides: {string.Join(", ", conflicts)}; build the plugin against the daemon's versions";
     }
 
     private static bool OwnedByPlugin(Type type, Assembly assembly) =>

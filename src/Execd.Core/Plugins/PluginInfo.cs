@@ -10,6 +10,9 @@ public sealed class PluginInfo(string name, string path)
     public string Name { get; } = name;
     public string Path { get; } = path;
     public string? Version { get; internal set; }
+
+    /// <summary>The plugin contract (Execd.Abstractions) version the plugin was built against, MAJOR.MINOR, once read.</summary>
+    public string? ContractVersion { get; internal set; }
     public PluginState State { get; private set; } = PluginState.Loaded;
     public string? Reason { get; private set; }
     public IReadOnlyList<string> Contributions => _contributions;

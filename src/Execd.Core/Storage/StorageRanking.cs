@@ -1,12 +1,13 @@
 using System.Collections.Immutable;
 using Execd.Core.Plugins;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace Execd.Core.Storage;
 
 /// <summary>
 /// The output storage providers contributed by plugins, in rank order: healthy before degraded before
-/// unhealthy, then by configured priority. Readers take <see cref="Current"/> or <see cref="Snapshot"/> (immutable)
+/// unhealthy, then by priority (host configuration, <see cref="StoragePriorities"/>). Readers take <see cref="Current"/> or <see cref="Snapshot"/> (immutable)
 /// and never wait on a health check; <see cref="StorageHealthMonitor"/> publishes new rankings.
 /// </summary>
 public sealed class StorageRanking
@@ -14,6 +15,8 @@ public sealed class StorageRanking
     private readonly ILogger<StorageRanking> _logger;
     private readonly object _gate = new();
     private volatile StorageSnapshot _snapshot;
+    // Priority (host configuration, see StoragePriorities), then contribution order: the tie-breaks after health.
+    private readonly Dictionary<IOutputStorageProvider, (int Priority, int Index)> _order;
 
     public StorageRanking(IEnumerable<PluginContribution> contributions, IServiceProvider services, ILogger<StorageRanking> logger)
     {
@@ -30,6 +33,16 @@ public sealed class StorageRanking
             providers.Add(provider);
         }
         Providers = [.. providers];
+        var configuration = services.GetService(typeof(IConfiguration)) as IConfiguration;
+        _order = [];
+        foreach (var (provider, index) in Providers.Select((p, i) => (p, i)))
+        {
+            _order[provider] = (StoragePriorities.Of(provider, configuration, out var invalid), index);
+            if (invalid is not null)
+            {
+                logger.LogError("Storage provider {Provider}: {Error}", provider.Name, invalid);
+            }
+        }
         _snapshot = new StorageSnapshot(null, Rank(Providers.Select(p => new RankedProvider(p, ProviderHealth.Healthy, "not checked yet"))));
     }
 
@@ -76,8 +89,10 @@ public sealed class StorageRanking
         Failed?.Invoke(provider, error);
     }
 
-    private static ImmutableArray<RankedProvider> Rank(IEnumerable<RankedProvider> providers) =>
-        [.. providers.OrderBy(p => p.Health).ThenBy(p => p.Checked ? 0 : 1).ThenBy(p => p.Provider.Priority).ThenBy(p => p.Provider.Name, StringComparer.Ordinal)];
+    private ImmutableArray<RankedProvider> Rank(IEnumerable<RankedProvider> providers) =>
+        [.. providers.OrderBy(p => p.Health).ThenBy(p => p.Checked ? 0 : 1)
+            .ThenBy(p => _order.GetValueOrDefault(p.Provider, (StoragePriorities.OtherKindDefault, int.MaxValue)))
+            .ThenBy(p => p.Provider.Name, StringComparer.Ordinal)];
 }
 
 public enum ProviderHealth { Healthy = 0, Degraded = 1, Unhealthy = 2 }

@@ -9,7 +9,7 @@ public static class AdminApi
     {
         app.MapGet("/ping", () => ApiError.EmptyOk());
         app.MapGet("/admin/plugins", (PluginCatalog catalog) => TypedResults.Json(
-            catalog.Plugins.Select(p => new PluginResponse(p.Name, p.Version, p.Path, p.State.ToString(), p.Reason, p.Contributions)).ToArray(),
+            catalog.Plugins.Select(p => new PluginResponse(p.Name, p.Version, p.Path, p.State.ToString(), p.Reason, p.Contributions, p.ContractVersion)).ToArray(),
             WireJson.Default.PluginResponseArray));
         return app;
     }

@@ -76,6 +76,7 @@ public sealed class CommandRequests(EnvironmentBuilder environment, UserDatabase
             Groups = groups,
             Background = request.Background,
             Executor = string.IsNullOrEmpty(request.Executor) ? defaultExecutor : request.Executor,
+            KeepStdinOpen = request.Stdin,
         };
         TimeSpan? timeout = request.Timeout is > 0 ? TimeSpan.FromMilliseconds(request.Timeout.Value) : null;
         return (spec, timeout, null);

@@ -147,6 +147,7 @@ public static partial class CommandsApi
             OutputMoved = providers.Count > 1,
             OutputUnstoredBytes = r.Log.UnstoredBytes,
             OutputDroppedBytes = r.Log.DroppedBytes,
+            KilledProcesses = r.Exit?.KilledProcesses ?? 0,
         }, WireJson.Default.CommandStatusResponse, contentType: "application/json; charset=utf-8");
     }
 

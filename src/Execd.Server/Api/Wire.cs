@@ -16,6 +16,9 @@ public sealed class RunCommandRequest
 
     /// <summary>Extension: which executor runs the command (default <c>shell</c>).</summary>
     public string? Executor { get; set; }
+
+    /// <summary>Extension: keep the child's stdin open for <c>POST /command/{id}/stdin</c> (default: <c>/dev/null</c>).</summary>
+    public bool Stdin { get; set; }
 }
 
 public sealed record ErrorBody(string Code, string Message);
@@ -50,11 +53,15 @@ public sealed class CommandStatusResponse
     public long OutputUnstoredBytes { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public long OutputDroppedBytes { get; init; }
+
+    /// <summary>Processes signalled when the command was stopped (timeout or interrupt), escaped ones included.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int KilledProcesses { get; init; }
 }
 
 public sealed record MetricsResponse(int CpuCount, double CpuUsedPct, double MemTotalMib, double MemUsedMib, long Timestamp);
 
-public sealed record PluginResponse(string Name, string? Version, string Path, string Status, string? Reason, IReadOnlyList<string> Contributes);
+public sealed record PluginResponse(string Name, string? Version, string Path, string Status, string? Reason, IReadOnlyList<string> Contributes, string? ContractVersion);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web,
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,

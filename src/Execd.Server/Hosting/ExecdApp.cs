@@ -138,6 +138,7 @@ public static class ExecdApp
         app.MapAdmin();
         app.MapCommands();
         app.MapCommandStream();
+        app.MapCommandStdin();
         app.MapMetrics();
         app.MapStorage();
         app.MapFiles();

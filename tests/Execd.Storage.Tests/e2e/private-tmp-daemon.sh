@@ -1,7 +1,7 @@
 #!/bin/bash
-# Runs inside with-private-tmp (a throw-away copy of the root): deletes /tmp, starts the real daemon with
+# Runs inside in-private-root.sh (a throw-away overlay of the root): deletes /tmp, starts the real daemon with
 # TMPDIR unset (so it really uses /tmp/execd), then deletes /tmp again every 0.2 s while $KEEP/delete
-# exists, until $KEEP/stop appears (at most 3 minutes). $KEEP is bound from the outside (KEEP_DIR).
+# exists, until $KEEP/stop appears (at most 3 minutes). $KEEP is bound from the outside.
 #   usage: private-tmp-daemon.sh EXECD PORT KEEP
 set -u
 execd=$1; port=$2; keep=$3

@@ -1,11 +1,11 @@
 using System.Globalization;
 
-namespace Execd.Executors.BashSession;
+namespace Execd.Processes;
 
 /// <summary>Reads <c>/proc</c> to find the processes that belong to a session's shell.</summary>
-internal static class ProcessTree
+public static class ProcessTree
 {
-    internal readonly record struct Entry(int Pid, int ParentPid, int SessionId, long StartTicks, char State)
+    public readonly record struct Entry(int Pid, int ParentPid, int SessionId, long StartTicks, char State)
     {
         public bool IsZombie => State is 'Z' or 'X';
     }
@@ -22,6 +22,42 @@ internal static class ProcessTree
     }
 
     public static long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * TicksPerSecond);
+
+    /// <summary>One process's entry, or null when it is gone.</summary>
+    public static Entry? Read(int pid)
+    {
+        try
+        {
+            return Parse(pid, File.ReadAllText($"/proc/{pid}/stat"));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Direct children of <paramref name="pid"/> (all its threads), from <c>/proc/PID/task/*/children</c>; cheap, no full scan.</summary>
+    public static List<int> Children(int pid)
+    {
+        var children = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                foreach (var item in File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out var child))
+                    {
+                        children.Add(child);
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+        return children;
+    }
 
     /// <summary>
     /// Every process of <paramref name="shellPid"/>'s kernel session (processes it started, even orphaned
@@ -115,7 +151,7 @@ internal static class ProcessTree
             }
             foreach (var v in victims)
             {
-                if (Native.kill(v.Pid, Native.SigKill) == 0)
+                if (Native.kill(v.Pid, Native.SIGKILL) == 0)
                 {
                     killed++;
                 }

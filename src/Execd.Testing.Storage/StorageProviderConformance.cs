@@ -3,21 +3,30 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using Xunit;
 
-namespace Execd.Storage.Tests;
+namespace Execd.Testing.Storage;
 
 /// <summary>
 /// What every output storage provider must do, run against the provider as its plugin registers it (the
-/// registrar, the configuration, the health check it adds). A provider's test class inherits this and says
-/// how to configure it and how to break it.
+/// registrar, the configuration, the health check it adds): the checks the daemon's own providers pass. A
+/// provider's xunit test class inherits this and says how to configure it and how to break it; every test
+/// here then runs for it.
 /// </summary>
 public abstract class StorageProviderConformance : IDisposable
 {
     private ServiceProvider? _services;
 
-    protected TestDirectory Dir { get; } = TestPaths.NewDirectory("conf");
+    /// <summary>A fresh directory this test owns (under the test's output folder, never the machine's /tmp), deleted on dispose.</summary>
+    protected ConformanceDirectory Dir { get; } = new();
 
-    /// <summary>The plugin's registrar.</summary>
+    /// <summary>
+    /// Why the provider cannot be tested here (for example "needs root: mounts a tmpfs"), or null. When set,
+    /// every conformance test is reported as skipped with this reason instead of failing or silently passing.
+    /// </summary>
+    protected virtual string? Unavailable => null;
+
+    /// <summary>The plugin's registrar (the <see cref="IExecdPlugin"/> the daemon would call).</summary>
     protected abstract IExecdPlugin CreatePlugin();
 
     /// <summary>Configuration for the plugin; it must register exactly one provider.</summary>
@@ -26,6 +35,7 @@ public abstract class StorageProviderConformance : IDisposable
     /// <summary>Makes the provider unable to store anything more (open sinks included).</summary>
     protected abstract void Break(IOutputStorageProvider provider);
 
+    /// <summary>The one provider the registrar registered.</summary>
     protected IOutputStorageProvider Provider => Services.GetServices<IOutputStorageProvider>().Single();
 
     private ServiceProvider Services
@@ -44,9 +54,11 @@ public abstract class StorageProviderConformance : IDisposable
         }
     }
 
+    /// <summary>The provider's health check registration (named like the provider, tagged <see cref="StorageHealth.Tag"/>).</summary>
     protected HealthCheckRegistration Registration =>
         Services.GetRequiredService<IOptions<HealthCheckServiceOptions>>().Value.Registrations.Single(r => r.Name == Provider.Name);
 
+    /// <summary>Runs the provider's health check as the host does, with <paramref name="failureStatus"/> as the registration's failure status.</summary>
     protected async Task<HealthCheckResult> CheckAsync(HealthStatus failureStatus = HealthStatus.Unhealthy)
     {
         var original = Registration;
@@ -72,9 +84,10 @@ public abstract class StorageProviderConformance : IDisposable
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void Append_ThenRead_ReturnsBytesAtTheirOffsets()
     {
+        SkipWhenUnavailable();
         using var sink = Provider.Open("cmd1");
         sink.Append(Bytes("hello "));
         sink.Append(Bytes("world"));
@@ -86,9 +99,10 @@ public abstract class StorageProviderConformance : IDisposable
         Assert.Same(Provider, sink.Provider);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Read_AtOrPastTheEnd_ReturnsZero()
     {
+        SkipWhenUnavailable();
         using var sink = Provider.Open("cmd2");
         sink.Append(Bytes("abc"));
         var buffer = new byte[8];
@@ -99,9 +113,10 @@ public abstract class StorageProviderConformance : IDisposable
         Assert.Equal("bc", Encoding.UTF8.GetString(buffer, 0, 2));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Append_ManyChunks_ReadsBackExactly()
     {
+        SkipWhenUnavailable();
         var data = new byte[100_000];
         new Random(3).NextBytes(data);
         using var sink = Provider.Open("cmd3");
@@ -120,9 +135,10 @@ public abstract class StorageProviderConformance : IDisposable
         Assert.True(data.AsSpan().SequenceEqual(back.AsSpan(0, total)));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Sinks_OfTheSameCommand_AreIndependent()
     {
+        SkipWhenUnavailable();
         using var first = Provider.Open("same");
         using var second = Provider.Open("same");
         first.Append(Bytes("one"));
@@ -132,9 +148,10 @@ public abstract class StorageProviderConformance : IDisposable
         Assert.Equal("two!", ReadAll(second, 0, 16));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Delete_ReleasesTheBytesAndTheSink()
     {
+        SkipWhenUnavailable();
         var bytesBefore = Provider.BytesHeld;
         var sinksBefore = Provider.SinksHeld;
         var sink = Provider.Open("cmd4");
@@ -149,9 +166,10 @@ public abstract class StorageProviderConformance : IDisposable
         Assert.Equal(sinksBefore, Provider.SinksHeld);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Open_AfterBreak_OpenOrAppendThrows()
     {
+        SkipWhenUnavailable();
         Break(Provider);
 
         var error = Record.Exception(() =>
@@ -163,9 +181,10 @@ public abstract class StorageProviderConformance : IDisposable
         Assert.IsAssignableFrom<IOException>(error);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Append_OnASinkOpenedBeforeBreak_Throws()
     {
+        SkipWhenUnavailable();
         using var sink = Provider.Open("before");
         sink.Append(Bytes("kept"));
         Break(Provider);
@@ -176,9 +195,10 @@ public abstract class StorageProviderConformance : IDisposable
         Assert.Equal(4, sink.Length);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Health_WhenUsable_IsHealthyWithAReasonAndFreeBytes()
     {
+        SkipWhenUnavailable();
         var result = await CheckAsync();
 
         Assert.Equal(HealthStatus.Healthy, result.Status);
@@ -186,11 +206,12 @@ public abstract class StorageProviderConformance : IDisposable
         Assert.True(Convert.ToInt64(result.Data[StorageHealth.FreeBytesKey], System.Globalization.CultureInfo.InvariantCulture) > 0);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(HealthStatus.Unhealthy)]
     [InlineData(HealthStatus.Degraded)]
     public async Task Health_WhenBroken_ReturnsTheRegistrationsFailureStatusAndWhy(HealthStatus failureStatus)
     {
+        SkipWhenUnavailable();
         Break(Provider);
 
         var result = await CheckAsync(failureStatus);
@@ -199,19 +220,55 @@ public abstract class StorageProviderConformance : IDisposable
         Assert.False(string.IsNullOrWhiteSpace(result.Description));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Registration_IsNamedLikeTheProviderAndTaggedStorage()
     {
+        SkipWhenUnavailable();
         Assert.Contains(StorageHealth.Tag, Registration.Tags);
         Assert.Equal(Provider.Name, Registration.Name);
         Assert.False(string.IsNullOrEmpty(Provider.Kind));
         Assert.False(string.IsNullOrEmpty(Provider.Location));
     }
 
+    private void SkipWhenUnavailable() => Skip.If(Unavailable is not null, Unavailable);
+
+    /// <summary>Disposes the provider's services and deletes <see cref="Dir"/>.</summary>
     public virtual void Dispose()
     {
         _services?.Dispose();
         Dir.Dispose();
         GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>A directory a conformance test owns, under the test assembly's output folder; deleted on dispose.</summary>
+public sealed class ConformanceDirectory : IDisposable
+{
+    public ConformanceDirectory()
+    {
+        Path = System.IO.Path.Combine(AppContext.BaseDirectory, "conformance-data", Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
+
+    public void Dispose()
+    {
+        try
+        {
+            if (Directory.Exists(Path))
+            {
+                Directory.Delete(Path, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // A mount or a file another process holds: left under bin/, harmless.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
     }
 }
