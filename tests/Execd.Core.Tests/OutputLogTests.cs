@@ -64,12 +64,48 @@ public sealed class OutputLogTests
 
         primary.FailAppend = true;
         await Write(log, "second part");
+        await log.MovesCompleted;
 
         Assert.Equal("first part, second part", ReadAll(log));
         Assert.Equal("second part", ReadAll(log, 12));
         Assert.Equal(["a", "b"], log.ProviderHistory);
-        Assert.Equal("first part, second part", Encoding.UTF8.GetString(backup.Sinks.Single().Bytes));
+        // The new output went on at once in its own segment; the old bytes were copied in the background.
+        Assert.Equal(["second part", "first part, "], backup.Sinks.Select(k => Encoding.UTF8.GetString(k.Bytes)));
+        Assert.Equal([0L, 12L], log.StoredSegments.Select(k => k.Start));
         Assert.True(primary.Sinks.Single().Deleted);
+    }
+
+    [Fact]
+    public async Task Write_SinkThrows_FailoverCopyRunsOffTheLock_WriterStatusAndReadsDoNotWait()
+    {
+        var primary = new FakeStorageProvider("a");
+        var backup = new FakeStorageProvider("b");
+        var log = new OutputLog("id", Ranking(primary, backup), NullLogger.Instance);
+        await Write(log, "old bytes|");
+        using var gate = new ManualResetEventSlim();
+        primary.ReadGate = gate;   // the copy reads the failed sink and stalls there
+        primary.FailAppend = true;
+
+        // None of these may wait for the stalled copy: each would hang if the copy held the log's lock.
+        var work = Task.Run(async () =>
+        {
+            await Write(log, "new 1|");
+            await Write(log, "new 2|");
+            var segments = log.StoredSegments;
+            var tail = ReadAll(log, 10);
+            return (segments, tail, log.Length);
+        });
+        var (segments, tail, length) = await work.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.False(log.MovesCompleted.IsCompleted);
+        gate.Set();
+        await log.MovesCompleted;
+
+        Assert.Equal("new 1|new 2|", tail);
+        Assert.Equal(22, length);
+        Assert.Equal(["a", "b"], segments.Select(k => k.Provider));
+        Assert.Equal("old bytes|new 1|new 2|", ReadAll(log));
+        Assert.All(log.StoredSegments, k => Assert.Equal("b", k.Provider));
+        Assert.Equal(0, log.UnstoredBytes);
     }
 
     [Fact]
@@ -83,8 +119,10 @@ public sealed class OutputLogTests
         primary.FailRead = true;
 
         await Write(log, "kept");
+        await log.MovesCompleted;
 
         Assert.Equal(5, log.FirstReadableOffset);
+        Assert.Equal(5, log.UnstoredBytes);
         Assert.Equal("kept", ReadAll(log, 5));
         var n = log.Read(0, new byte[10], out var readFrom);
         Assert.Equal(5, readFrom);

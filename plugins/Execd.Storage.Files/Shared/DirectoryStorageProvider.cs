@@ -122,7 +122,10 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
         var length = stream.Length;
         Interlocked.Add(ref _held, length);
         Interlocked.Increment(ref _sinks);
-        return new FileSink(this, path, stream, length);
+        var sink = new FileSink(this, path, stream, length);
+        // Re-indexed output is finished: no descriptor held per command (reads open the file), as for a completed sink.
+        sink.Complete();
+        return sink;
     }
 
     public IEnumerable<string> StoredKeys() =>

@@ -82,6 +82,14 @@ public sealed class CommandService
         {
             // The record is written once the process is known (with its pid, for a later re-adoption), off the request's path.
             record.StartedReported += r => journal.Save(r);
+            // A failover copy finished after the command did: the record must name the sink that holds the bytes now.
+            log.SegmentsMoved += () =>
+            {
+                if (!record.Running)
+                {
+                    journal.Save(record);
+                }
+            };
         }
         beforeStart?.Invoke(record);
         if (timeout is { } t)

@@ -44,6 +44,7 @@ public sealed class OutputLog : IOutputWriter
     private volatile bool _deleted;
     private volatile string? _provider;
     private ImmutableArray<string> _providerHistory = [];
+    private Task _moves = Task.CompletedTask;   // failover copies in flight (chained), for tests and shutdown
 
     public OutputLog(string commandId, StorageRanking storage, ILogger logger) : this(commandId, storage, logger, OutputCaps.None)
     {
@@ -102,8 +103,10 @@ public sealed class OutputLog : IOutputWriter
     {
         public IOutputSink Sink { get; set; } = sink;
         public long Start { get; set; } = start;
-        /// <summary>No more appends: rolled over (cap), or its sink failed and nothing could take over.</summary>
+        /// <summary>No more appends: rolled over (cap), or its sink failed.</summary>
         public bool Sealed { get; set; }
+        /// <summary>Its sink failed and a copy to another provider is under way (off the lock).</summary>
+        public bool Moving { get; set; }
         public long End => Start + Sink.Length;
     }
 
@@ -307,6 +310,14 @@ public sealed class OutputLog : IOutputWriter
                     var want = (int)Math.Min(buffer.Length, segment.End - readFrom);
                     return segment.Sink.Read(readFrom - segment.Start, buffer[..want]);
                 }
+                catch (Exception ex) when (segment.Moving)
+                {
+                    // The background copy reads the same failed sink: what it cannot read is lost there too.
+                    _logger.LogDebug("Output of {Id}: reading a sink being moved failed: {Error}", _commandId, ex.Message);
+                    var n = (int)Math.Min(buffer.Length, segment.End - readFrom);
+                    buffer[..n].Clear();
+                    return n;
+                }
                 catch (Exception ex)
                 {
                     _storage.ReportFailure(segment.Sink.Provider, ex);
@@ -390,8 +401,126 @@ public sealed class OutputLog : IOutputWriter
         catch (Exception ex)
         {
             _storage.ReportFailure(segment.Sink.Provider, ex);
-            MoveSegment(segment, data, ex);
+            FailOver(segment, data, ex);
         }
+    }
+
+    /// <summary>Completes when every failover copy started so far has finished (swapped in or given up).</summary>
+    internal Task MovesCompleted { get { lock (_gate) { return _moves; } } }
+
+    /// <summary>
+    /// The writer's sink failed: new output goes on at once in a new segment on the best other provider, and what the failed
+    /// sink still reads back is copied to another provider in the background (<see cref="CopyOff"/>). Nothing here waits for
+    /// a copy of up to the per-command cap: status, logs, retention and the writer take the lock only briefly.
+    /// </summary>
+    private void FailOver(Segment segment, ReadOnlySpan<byte> pending, Exception cause)
+    {
+        var failed = segment.Sink;
+        segment.Sealed = true;
+        var next = OpenOnBest(failed.Provider, null, pending);
+        if (failed.Length == 0)
+        {
+            _segments.Remove(segment);
+            DeleteSink(failed);
+        }
+        else
+        {
+            StartCopy(segment);
+        }
+        if (next is null)
+        {
+            _unstored += pending.Length;
+            PublishProvider();
+            _logger.LogError("Output of {Id}: no storage provider can take it after {Provider} failed ({Error}); output is streamed but not stored",
+                _commandId, failed.Provider.Name, cause.Message);
+            return;
+        }
+        _segments.Add(new Segment(next, _length));
+        PublishProvider();
+        _logger.LogWarning("Output of {Id} goes on on {To} at offset {Offset} after {From} failed ({Error})",
+            _commandId, next.Provider.Name, _length, failed.Provider.Name, cause.Message);
+    }
+
+    /// <summary>Under the lock: queues the background copy of a sealed segment whose sink failed.</summary>
+    private void StartCopy(Segment segment)
+    {
+        var failed = segment.Sink;
+        segment.Moving = true;
+        var previous = _moves;
+        _moves = Task.Run(async () =>
+        {
+            await previous.ConfigureAwait(false);
+            if (CopyOff(segment, failed))
+            {
+                SegmentsMoved?.Invoke();
+            }
+        });
+    }
+
+    /// <summary>Raised (off the lock) after a background copy replaced a failed sink: the durable record names the new one.</summary>
+    public event Action? SegmentsMoved;
+
+    /// <summary>
+    /// Off the lock: copies what <paramref name="failed"/> (sealed, so no longer growing) still reads back to the best other
+    /// provider, then swaps the copy in under the lock — unless the segment was dropped or deleted meanwhile. If no provider
+    /// takes the copy, the failed sink is kept: what it still reads stays readable.
+    /// </summary>
+    private bool CopyOff(Segment segment, IOutputSink failed)
+    {
+        long start;
+        lock (_gate)
+        {
+            start = segment.Start;
+        }
+        foreach (var ranked in _storage.Current)
+        {
+            if (ranked.Provider == failed.Provider)
+            {
+                continue;
+            }
+            IOutputSink? copy = null;
+            try
+            {
+                copy = ranked.Provider.Open(_commandId);
+                var (newStart, lost) = CopyInto(failed, start, copy);
+                copy.Complete();
+                lock (_gate)
+                {
+                    segment.Moving = false;
+                    if (_deleted || !_segments.Contains(segment) || segment.Sink != failed)
+                    {
+                        DeleteSink(copy);   // dropped by the cap, deleted by retention, or moved by a failed read meanwhile
+                        return false;
+                    }
+                    segment.Sink = copy;
+                    segment.Start = newStart;
+                    _unstored += lost;
+                    if (!_providerHistory.Contains(ranked.Provider.Name))
+                    {
+                        _providerHistory = _providerHistory.Add(ranked.Provider.Name);
+                    }
+                    DeleteSink(failed);
+                }
+                _logger.LogWarning("Output of {Id}: {Bytes} bytes moved from {From} to {To} in the background ({Lost} lost)",
+                    _commandId, failed.Length, failed.Provider.Name, ranked.Provider.Name, lost);
+                return true;
+            }
+            catch (Exception ex)
+            {
+                _storage.ReportFailure(ranked.Provider, ex);
+                if (copy is not null)
+                {
+                    DeleteSink(copy);
+                }
+            }
+        }
+        lock (_gate)
+        {
+            segment.Moving = false;
+        }
+        _logger.LogError("Output of {Id}: no provider could take a copy of {Bytes} bytes from {Provider}; they stay readable there as far as it reads",
+            _commandId, failed.Length, failed.Provider.Name);
+        return false;
     }
 
     /// <summary>Deletes the oldest tail segments while the tail holds more than the cap allows.</summary>
@@ -419,9 +548,12 @@ public sealed class OutputLog : IOutputWriter
         }
         catch (Exception ex)
         {
+            // Finished output that could not be made durable: copied to another provider off the lock, like a failed append.
             _storage.ReportFailure(segment.Sink.Provider, ex);
-            MoveSegment(segment, ReadOnlySpan<byte>.Empty, ex);
-            segment.Sealed = true;
+            if (!segment.Moving)
+            {
+                StartCopy(segment);
+            }
         }
     }
 
@@ -493,7 +625,7 @@ public sealed class OutputLog : IOutputWriter
             try
             {
                 sink = provider.Open(_commandId);
-                var (start, lost) = from is null ? (_length, 0L) : CopyInto(from, sink);
+                var (start, lost) = from is null ? (_length, 0L) : CopyInto(from.Sink, from.Start, sink);
                 sink.Append(pending);
                 if (from is not null)
                 {
@@ -524,9 +656,8 @@ public sealed class OutputLog : IOutputWriter
     /// Partly readable: the unreadable rest is written as NUL so offsets stay true. Failures of
     /// <paramref name="to"/> propagate (that provider failed too).
     /// </summary>
-    private (long Start, long Lost) CopyInto(Segment from, IOutputSink to)
+    private (long Start, long Lost) CopyInto(IOutputSink failed, long fromStart, IOutputSink to)
     {
-        var failed = from.Sink;
         var stored = failed.Length;
         var buffer = ArrayPool<byte>.Shared.Rent(CopyBlock);
         try
@@ -555,7 +686,7 @@ public sealed class OutputLog : IOutputWriter
             var lost = stored - position;
             if (position == 0)
             {
-                return (from.Start + stored, lost);
+                return (fromStart + stored, lost);
             }
             buffer.AsSpan(0, CopyBlock).Clear();
             while (position < stored)
@@ -564,7 +695,7 @@ public sealed class OutputLog : IOutputWriter
                 to.Append(buffer.AsSpan(0, n));
                 position += n;
             }
-            return (from.Start, lost);
+            return (fromStart, lost);
         }
         finally
         {
