@@ -78,7 +78,7 @@ public sealed partial class DurableRecordTests : IDisposable
     [Theory]
     [InlineData("KILL")]
     [InlineData("TERM")]
-    public async Task ChildDaemonKilled_FinishedCommandsIdentical_RunningOneReportedLostWithItsOutput(string signal)
+    public async Task ChildDaemonKilledOrStopped_FinishedCommandsIdentical_RunningOneReadoptedUnderItsIdAndInterruptible(string signal)
     {
         List<string> ids;
         var before = new List<(string, string, string)>();
@@ -91,25 +91,82 @@ public sealed partial class DurableRecordTests : IDisposable
             {
                 before.Add(await SnapshotAsync(child.Client, id));
             }
-            running = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo before-crash; sleep 20; echo never");
+            running = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo before-restart; sleep 60");
             await WaitForAsync(async () => (await child.Client.LogBytesAsync(running)).Length > 0);
             await child.SignalAsync(signal);
         }
         try
         {
+            var pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
             await using var daemon = await Daemon.StartAsync(Settings());
             for (var i = 0; i < ids.Count; i++)
             {
                 Assert.Equal(before[i], await SnapshotAsync(daemon.Client, ids[i]));
             }
+            // Neither a crash nor a stop (default Execd:Shutdown:RunningCommands=keep) ended the command: re-adopted under its id.
             var status = await daemon.Client.StatusAsync(running);
-            Assert.False((bool)status["running"]!);
-            // Neither a crash nor a stop ends the command (a stopping daemon leaves running commands alone, as upstream), and
-            // this daemon does not re-adopt it: it says so instead of pretending it finished or never existed.
-            Assert.Equal("lost", (string)status["state"]!);
-            Assert.Equal(-1, (int)status["exit_code"]!);
-            Assert.Contains("lost", (string)status["error"]!, StringComparison.Ordinal);
-            Assert.StartsWith("before-crash\n", System.Text.Encoding.UTF8.GetString(await daemon.Client.LogBytesAsync(running)), StringComparison.Ordinal);
+            Assert.True((bool)status["running"]!, status.ToJsonString());
+            Assert.Equal("running", (string)status["state"]!);
+            Assert.Equal("before-restart\n", System.Text.Encoding.UTF8.GetString(await daemon.Client.LogBytesAsync(running)));
+            var storage = JsonNode.Parse(await daemon.Client.GetStringAsync("/admin/storage"))!;
+            Assert.Equal(1, (int)storage["reindex"]!["adopted"]!);
+
+            using var interrupt = await daemon.Client.DeleteAsync($"/command?id={running}");
+            Assert.Equal(HttpStatusCode.OK, interrupt.StatusCode);
+            var finished = await daemon.Client.WaitFinishedAsync(running);
+            Assert.Equal(-1, (int)finished["exit_code"]!);
+            Assert.Contains("not observable", (string)finished["error"]!, StringComparison.Ordinal);
+            Assert.False(Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal),
+                $"pid {pid} still runs after the interrupt");
+        }
+        finally
+        {
+            KillGroup(pidFile);
+        }
+    }
+
+    [Fact]
+    public async Task RunningCommandWhoseProcessDiedWithTheDaemon_ReportedLostWithItsOutput()
+    {
+        string running;
+        var pidFile = _dir.Combine("gone.pid");
+        await using (var child = await ChildExecd.StartAsync(_dir, Files))
+        {
+            running = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo before-crash; sleep 60");
+            await WaitForAsync(async () => (await child.Client.LogBytesAsync(running)).Length > 0);
+            await child.SignalAsync("KILL");
+        }
+        KillGroup(pidFile);   // gone while no daemon watched it: its exit status is unknowable
+        await using var daemon = await Daemon.StartAsync(Settings());
+        var status = await daemon.Client.StatusAsync(running);
+        Assert.False((bool)status["running"]!);
+        Assert.Equal("lost", (string)status["state"]!);
+        Assert.Equal(-1, (int)status["exit_code"]!);
+        Assert.Contains("lost", (string)status["error"]!, StringComparison.Ordinal);
+        Assert.Equal("before-crash\n", System.Text.Encoding.UTF8.GetString(await daemon.Client.LogBytesAsync(running)));
+    }
+
+    [Fact]
+    public async Task ShutdownPolicyKill_StopStopsRunningCommands_NextDaemonReportsTheirRealEnd()
+    {
+        string running;
+        var pidFile = _dir.Combine("killed.pid");
+        await using (var child = await ChildExecd.StartAsync(_dir, Files, "Execd:Shutdown:RunningCommands=kill"))
+        {
+            running = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo started; sleep 60");
+            await WaitForAsync(async () => (await child.Client.LogBytesAsync(running)).Length > 0);
+            await child.SignalAsync("TERM");
+        }
+        try
+        {
+            var pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.False(File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal),
+                $"pid {pid} survived a stop with RunningCommands=kill");
+            await using var daemon = await Daemon.StartAsync(Settings());
+            var status = await daemon.Client.StatusAsync(running);
+            Assert.Equal("finished", (string)status["state"]!);
+            Assert.Equal("signal: terminated", (string)status["error"]!);
+            Assert.Equal("started\n", System.Text.Encoding.UTF8.GetString(await daemon.Client.LogBytesAsync(running)));
         }
         finally
         {
@@ -263,12 +320,13 @@ public sealed partial class DurableRecordTests : IDisposable
         [GeneratedRegex(@"execd listening on (http://\S+)")]
         private static partial Regex Listening();
 
-        public static async Task<ChildExecd> StartAsync(TestDirectory dir, string files)
+        public static async Task<ChildExecd> StartAsync(TestDirectory dir, string files, params string[] config)
         {
             var executable = Path.Combine(Path.GetDirectoryName(TestPaths.PluginsDir.TrimEnd('/'))!, "execd");
             var tmp = Directory.CreateDirectory(dir.Combine("child-tmp")).FullName;
             var start = new ProcessStartInfo(executable, ["--port", "0", "--host", "127.0.0.1", "--plugins-dir", TestPaths.PluginsDir, "--log-level", "6",
-                "--config", $"Storage:Files:Directories={files}", "--config", $"Storage:Tmpfs:Directories={dir.Combine("tmpfs")}"])
+                "--config", $"Storage:Files:Directories={files}", "--config", $"Storage:Tmpfs:Directories={dir.Combine("tmpfs")}",
+                .. config.SelectMany(c => new[] { "--config", c })])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,

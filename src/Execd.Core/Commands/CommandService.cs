@@ -73,7 +73,31 @@ public sealed class CommandService
         Func<CommandRecord, CancellationToken, Task<CommandExit>> run)
     {
         var log = new OutputLog(spec.Id, _storage, _logger, _caps);
-        var record = new CommandRecord(spec, log, _time.GetUtcNow());
+        var record = Register(spec, log, _time.GetUtcNow());
+        beforeStart?.Invoke(record);
+        if (timeout is { } t)
+        {
+            record.StopAfter(t);
+        }
+        _ = Task.Run(() => RunAsync(runnerName, run, record));
+        return record;
+    }
+
+    /// <summary>
+    /// Registers a command a previous daemon started whose process still runs (re-indexed at start-up): same id, its output log
+    /// as stored so far; status, logs, the stream and interrupt work, and it finishes when the process is gone.
+    /// </summary>
+    internal CommandRecord Adopt(CommandSpec spec, OutputLog log, DateTimeOffset startedAt, int pid, long startTicks, object recordStore)
+    {
+        var record = Register(spec, log, startedAt);
+        record.RecordStore = recordStore;
+        _ = Task.Run(() => RunAsync("re-adopted", (r, stop) => AdoptedProcess.WatchAsync(pid, startTicks, r, stop), record));
+        return record;
+    }
+
+    private CommandRecord Register(CommandSpec spec, OutputLog log, DateTimeOffset startedAt)
+    {
+        var record = new CommandRecord(spec, log, startedAt);
         if (!_commands.TryAdd(spec.Id, record))
         {
             throw new InvalidOperationException($"command id {spec.Id} is already in use");
@@ -91,12 +115,6 @@ public sealed class CommandService
                 }
             };
         }
-        beforeStart?.Invoke(record);
-        if (timeout is { } t)
-        {
-            record.StopAfter(t);
-        }
-        _ = Task.Run(() => RunAsync(runnerName, run, record));
         return record;
     }
 

@@ -64,7 +64,7 @@ public sealed class OutputLog : IOutputWriter
 
     /// <summary>A log re-indexed from a durable record: complete, its segments reopened from storage.</summary>
     internal OutputLog(string commandId, StorageRanking storage, ILogger logger, IEnumerable<(IOutputSink Sink, long Start)> segments,
-        long length, long unstored, long dropped, IEnumerable<string> providers, IEnumerable<long> runs, bool deleted)
+        long length, long unstored, long dropped, IEnumerable<string> providers, IEnumerable<long> runs, bool deleted, bool completed = true)
     {
         _commandId = commandId;
         _storage = storage;
@@ -80,7 +80,8 @@ public sealed class OutputLog : IOutputWriter
         _providerHistory = [.. providers];
         _runs.AddRange(runs);
         _deleted = deleted;
-        _completed = true;
+        // A re-adopted command's log stays open (its reopened segments are sealed: new output, if any, starts a new one).
+        _completed = completed;
         PublishProvider();
     }
 

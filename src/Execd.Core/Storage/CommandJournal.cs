@@ -162,6 +162,11 @@ public sealed class CommandJournal
                 // The process is its own group leader (executors start it in a new group): a re-adoption needs both.
                 json.WriteNumber("pid", pid);
                 json.WriteNumber("pgid", pid);
+                // With the pid, the start time identifies the process: a restarted daemon re-adopts it only if both match.
+                if (record.Running && AdoptedProcess.StartTicks(pid) is { } ticks)
+                {
+                    json.WriteNumber("start_ticks", ticks);
+                }
             }
             if (record.Exit is { } exit)
             {

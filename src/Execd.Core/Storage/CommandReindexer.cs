@@ -56,7 +56,7 @@ public sealed class CommandReindexer : IHostedService
         var byName = _ranking.Providers.ToDictionary(p => p.Name, StringComparer.Ordinal);
         var referenced = new HashSet<(string Provider, string Key)>();
         var damaged = new List<DamagedRecord>();
-        int restored = 0, lost = 0, swept = 0;
+        int restored = 0, lost = 0, swept = 0, adopted = 0;
         foreach (var provider in stores)
         {
             IEnumerable<StoredCommandRecord> records;
@@ -80,6 +80,10 @@ public sealed class CommandReindexer : IHostedService
                     var record = Restore(provider, stored, byName, referenced);
                     record.RecordStore = provider;
                     _commands.Restore(record);
+                    if (record.State == CommandState.Running)
+                    {
+                        adopted++;
+                    }
                     if (record.State == CommandState.Lost)
                     {
                         lost++;
@@ -102,10 +106,10 @@ public sealed class CommandReindexer : IHostedService
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         if (restored + damaged.Count + swept > 0)
         {
-            _logger.LogInformation("Re-indexed {Restored} commands ({Lost} lost, {Damaged} damaged) and swept {Swept} files in {Ms} ms",
-                restored, lost, damaged.Count, swept, (long)elapsed.TotalMilliseconds);
+            _logger.LogInformation("Re-indexed {Restored} commands ({Adopted} still running, re-adopted; {Lost} lost, {Damaged} damaged) and swept {Swept} files in {Ms} ms",
+                restored, adopted, lost, damaged.Count, swept, (long)elapsed.TotalMilliseconds);
         }
-        return new ReindexReport(restored, lost, swept, damaged, elapsed);
+        return new ReindexReport(restored, lost, swept, damaged, elapsed, adopted);
     }
 
     private int Sweep(ICommandRecordStore store, string provider, HashSet<(string, string)> referenced)
@@ -223,10 +227,19 @@ public sealed class CommandReindexer : IHostedService
             end = Math.Max(end, start + (running ? sink.Length : length));
         }
         var logLength = running ? Math.Max(end, recordedLength) : recordedLength;
+        if (running && pid is { } livePid && root.TryGetProperty("start_ticks", out var t) && t.GetInt64() is var ticks
+            && AdoptedProcess.IsAlive(livePid, ticks))
+        {
+            // Still running: re-adopted under the same id. Its pipes died with the previous daemon, so output from now on is not captured.
+            var live = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted, completed: false);
+            _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted (status, interrupt; output written after the previous daemon stopped is not captured)",
+                id, livePid);
+            return _commands.Adopt(spec, live, startedAt, livePid, ticks, home);
+        }
         var log = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted);
         if (running)
         {
-            var reason = $"lost: the daemon running it stopped{(pid is { } pp ? $" (pid {pp})" : "")}; running commands are not re-adopted after a restart";
+            var reason = $"lost: the daemon running it stopped{(pid is { } pp ? $" (pid {pp})" : "")} and its process is gone, so its exit status is unknown";
             return new CommandRecord(spec, log, startedAt, DateTimeOffset.UtcNow, new CommandExit(-1, reason), CommandState.Lost, false, "daemon restart", pid);
         }
         var exit = new CommandExit(root.GetProperty("exit_code").GetInt32(), root.TryGetProperty("error", out var e) ? e.GetString() : null);
@@ -284,4 +297,4 @@ public sealed class CommandReindexer : IHostedService
 public sealed record DamagedRecord(string Provider, string CommandId, string Reason);
 
 /// <summary>What re-indexing found at start-up.</summary>
-public sealed record ReindexReport(int Restored, int Lost, int Swept, IReadOnlyList<DamagedRecord> Damaged, TimeSpan Elapsed);
+public sealed record ReindexReport(int Restored, int Lost, int Swept, IReadOnlyList<DamagedRecord> Damaged, TimeSpan Elapsed, int Adopted = 0);

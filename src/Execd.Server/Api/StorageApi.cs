@@ -29,7 +29,7 @@ public static class StorageApi
             p.FreeBytes ?? 0, p.Provider.BytesHeld, held.GetValueOrDefault(p.Provider.Name))).ToArray();
         var report = reindexer.LastReport;
         var reindex = report is null ? null : new ReindexResponse(report.Restored, report.Lost, report.Swept, Math.Round(report.Elapsed.TotalMilliseconds, 3),
-            [.. report.Damaged.Select(d => new DamagedRecordResponse(d.Provider, d.CommandId, d.Reason))]);
+            [.. report.Damaged.Select(d => new DamagedRecordResponse(d.Provider, d.CommandId, d.Reason))], report.Adopted);
         return TypedResults.Json(new StorageResponse(snapshot.EvaluatedAt is { } at ? CommandsApi.Rfc3339(at) : null, providers, reindex),
             StorageJson.Default.StorageResponse, contentType: "application/json; charset=utf-8");
     }
@@ -72,7 +72,7 @@ public static class StorageApi
 public sealed record StorageResponse(string? EvaluatedAt, IReadOnlyList<StorageProviderResponse> Providers, ReindexResponse? Reindex);
 
 /// <summary>What start-up re-indexing found: commands restored (of which lost), files swept, records damaged.</summary>
-public sealed record ReindexResponse(int Restored, int Lost, int Swept, double ElapsedMs, IReadOnlyList<DamagedRecordResponse> DamagedRecords);
+public sealed record ReindexResponse(int Restored, int Lost, int Swept, double ElapsedMs, IReadOnlyList<DamagedRecordResponse> DamagedRecords, int Adopted);
 
 public sealed record DamagedRecordResponse(string Provider, string CommandId, string Reason);
 

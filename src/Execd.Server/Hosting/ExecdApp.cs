@@ -92,6 +92,9 @@ public static class ExecdApp
         services.AddSingleton<StorageRanking>();
         services.AddSingleton<CommandService>();
         services.AddExecdStorage(builder.Configuration);
+        services.Configure<ShutdownOptions>(builder.Configuration.GetSection("Execd:Shutdown"));
+        // After the storage services: stopped first, so journals and providers are still there while commands are stopped.
+        services.AddHostedService<ShutdownPolicy>();
         services.Configure<Execd.Core.Sessions.SessionOptions>(builder.Configuration.GetSection("Execd:Sessions"));
         services.AddSingleton<Execd.Core.Sessions.SessionService>();
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
