@@ -84,6 +84,7 @@ public sealed partial class DurableRecordTests : IDisposable
         var before = new List<(string, string, string)>();
         string running;
         var pidFile = _dir.Combine("running.pid");
+        var gate = _dir.Combine("print-now");
         await using (var child = await ChildExecd.StartAsync(_dir, Files))
         {
             ids = await RunAllAsync(child.Client);
@@ -91,10 +92,14 @@ public sealed partial class DurableRecordTests : IDisposable
             {
                 before.Add(await SnapshotAsync(child.Client, id));
             }
-            running = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo before-restart; sleep 60");
+            // Prints while no daemon reads (into its FIFO), then waits to be interrupted.
+            running = await child.Client.StartBackgroundAsync(
+                $"echo $$ > {pidFile}; echo before-restart; while [ ! -e {gate} ]; do sleep 0.05; done; seq 1 3000; echo err >&2; sleep 60");
             await WaitForAsync(async () => (await child.Client.LogBytesAsync(running)).Length > 0);
             await child.SignalAsync(signal);
         }
+        await File.WriteAllTextAsync(gate, "");
+        await Task.Delay(300);   // the command prints with no daemon running
         try
         {
             var pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
@@ -107,7 +112,13 @@ public sealed partial class DurableRecordTests : IDisposable
             var status = await daemon.Client.StatusAsync(running);
             Assert.True((bool)status["running"]!, status.ToJsonString());
             Assert.Equal("running", (string)status["state"]!);
-            Assert.Equal("before-restart\n", System.Text.Encoding.UTF8.GetString(await daemon.Client.LogBytesAsync(running)));
+            // Every line, once and in order: what it wrote while no daemon ran waited in its FIFO.
+            // (stdout and stderr are separate FIFOs: where stderr's line lands between stdout's is not defined.)
+            var expected = "before-restart\n" + string.Concat(Enumerable.Range(1, 3000).Select(i => $"{i}\n"));
+            await WaitForAsync(async () => (await daemon.Client.LogBytesAsync(running)).Length >= expected.Length + "err\n".Length);
+            var text = System.Text.Encoding.UTF8.GetString(await daemon.Client.LogBytesAsync(running));
+            Assert.Equal(expected, text.Replace("err\n", "", StringComparison.Ordinal));
+            Assert.Single(Regex.Matches(text, "err\n"));
             var storage = JsonNode.Parse(await daemon.Client.GetStringAsync("/admin/storage"))!;
             Assert.Equal(1, (int)storage["reindex"]!["adopted"]!);
 

@@ -46,9 +46,15 @@ internal static partial class AdoptedProcess
     /// Runs as the command's executor: reports the process, waits until it is gone, and on <paramref name="stop"/> sends TERM to its
     /// process group, then KILL after <see cref="KillGrace"/>. The exit code is -1 with the reason (the status is not observable).
     /// </summary>
-    public static async Task<CommandExit> WatchAsync(int pid, long startTicks, ICommandContext context, CancellationToken stop)
+    public static async Task<CommandExit> WatchAsync(int pid, long startTicks, string? captureDirectory, string id, ICommandContext context,
+        CancellationToken stop)
     {
         context.ReportStarted(pid);
+        // The command's named FIFOs (see CommandSpec.CaptureDirectory): what it wrote while no daemon read is still in them.
+        var fifos = captureDirectory is null ? [] : new[] { (Path.Combine(captureDirectory, id + ".stdout"), OutputStream.Stdout),
+            (Path.Combine(captureDirectory, id + ".stderr"), OutputStream.Stderr) }.Where(f => File.Exists(f.Item1)).ToArray();
+        var pumps = fifos.Select(f => Task.Factory.StartNew(() => Pump(f.Item1, f.Item2, context.Output), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
         var stopping = false;
         DateTime? killAt = null;
         while (IsAlive(pid, startTicks))
@@ -67,9 +73,48 @@ internal static partial class AdoptedProcess
             // Polling /proc is confined to re-adopted commands (rare): the hot path of commands this daemon starts never polls.
             await Task.Delay(WatchEvery, CancellationToken.None).ConfigureAwait(false);
         }
+        // EOF comes once every process holding the FIFO closed it; processes the command left behind may hold it for ever, so
+        // for re-adopted commands (only) the wait after the main process is gone is bounded.
+        await Task.WhenAny(Task.WhenAll(pumps), Task.Delay(DrainAfterExit)).ConfigureAwait(false);
+        foreach (var (path, _) in fifos)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
         return new CommandExit(-1, stopping
             ? "stopped; re-adopted after a daemon restart, so its exit status is not observable (only its parent could wait for it)"
             : "ended; re-adopted after a daemon restart, so its exit status is not observable (only its parent could wait for it)");
+    }
+
+    /// <summary>How long a re-adopted command's FIFOs are read after its main process is gone (leftover processes may hold them).</summary>
+    internal static TimeSpan DrainAfterExit { get; set; } = TimeSpan.FromSeconds(2);
+
+    private static void Pump(string path, OutputStream stream, IOutputWriter output)
+    {
+        try
+        {
+            // Opening for reading blocks only while no writer holds the FIFO; the command holds it read-write until it exits.
+            using var fifo = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+            var buffer = new byte[64 * 1024];
+            int n;
+            while ((n = fifo.Read(buffer)) > 0)
+            {
+                var write = output.WriteAsync(stream, buffer.AsMemory(0, n));
+                if (!write.IsCompletedSuccessfully)
+                {
+                    write.AsTask().GetAwaiter().GetResult();
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Gone with the command: nothing more to read.
+        }
     }
 
     private static void Signal(int pid, long startTicks, int signal)

@@ -21,11 +21,14 @@ public sealed class CommandService
     private readonly ILogger<CommandService> _logger;
     private readonly OutputCaps _caps;
     private readonly CommandJournal? _journal;
+    private readonly bool _keepForNextDaemon;
 
     public CommandService(IEnumerable<PluginContribution> contributions, IServiceProvider services, StorageRanking storage,
-        TimeProvider time, ILogger<CommandService> logger, IOptions<StorageOptions>? storageOptions = null, CommandJournal? journal = null)
+        TimeProvider time, ILogger<CommandService> logger, IOptions<StorageOptions>? storageOptions = null, CommandJournal? journal = null,
+        IOptions<ShutdownOptions>? shutdown = null)
     {
         _journal = journal is { Enabled: true } ? journal : null;
+        _keepForNextDaemon = _journal is not null && (shutdown?.Value.RunningCommands ?? RunningCommandsOnShutdown.Keep) == RunningCommandsOnShutdown.Keep;
         _caps = storageOptions?.Value.Caps ?? OutputCaps.None;
         _storage = storage;
         _time = time;
@@ -72,6 +75,10 @@ public sealed class CommandService
     public CommandRecord Start(CommandSpec spec, TimeSpan? timeout, Action<CommandRecord>? beforeStart, string runnerName,
         Func<CommandRecord, CancellationToken, Task<CommandExit>> run)
     {
+        if (_keepForNextDaemon && spec.CaptureDirectory is null && CaptureDirectory() is { } capture)
+        {
+            spec = spec with { CaptureDirectory = capture };
+        }
         var log = new OutputLog(spec.Id, _storage, _logger, _caps);
         var record = Register(spec, log, _time.GetUtcNow());
         beforeStart?.Invoke(record);
@@ -91,8 +98,36 @@ public sealed class CommandService
     {
         var record = Register(spec, log, startedAt);
         record.RecordStore = recordStore;
-        _ = Task.Run(() => RunAsync("re-adopted", (r, stop) => AdoptedProcess.WatchAsync(pid, startTicks, r, stop), record));
+        _ = Task.Run(() => RunAsync("re-adopted", (r, stop) => AdoptedProcess.WatchAsync(pid, startTicks, spec.CaptureDirectory, spec.Id, r, stop), record));
         return record;
+    }
+
+    /// <summary>
+    /// Where commands get their named FIFOs: <c>capture/</c> in the directory of the best provider that keeps records (so it
+    /// outlives the daemon like the records do), or null (anonymous pipes) when there is none.
+    /// </summary>
+    private string? CaptureDirectory()
+    {
+        foreach (var ranked in _storage.Current)
+        {
+            // Never re-creates a provider's deleted directory as a side effect (the provider and its health check decide that).
+            if (ranked.Health == ProviderHealth.Unhealthy || ranked.Provider is not ICommandRecordStore || !Path.IsPathRooted(ranked.Provider.Location)
+                || !Directory.Exists(ranked.Provider.Location))
+            {
+                continue;
+            }
+            var dir = Path.Combine(ranked.Provider.Location, "capture");
+            try
+            {
+                Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                return dir;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _logger.LogDebug("Capture directory {Dir} unusable: {Error}", dir, ex.Message);
+            }
+        }
+        return null;
     }
 
     private CommandRecord Register(CommandSpec spec, OutputLog log, DateTimeOffset startedAt)

@@ -148,6 +148,10 @@ public sealed class CommandJournal
             json.WriteString("executor", spec.Executor);
             json.WriteBoolean("background", spec.Background);
             json.WriteString("cwd", spec.WorkingDirectory);
+            if (spec.CaptureDirectory is { } capture)
+            {
+                json.WriteString("capture_dir", capture);
+            }
             if (spec.Uid is { } uid)
             {
                 json.WriteNumber("uid", uid);

@@ -185,6 +185,7 @@ public sealed class CommandReindexer : IHostedService
             Background = root.GetProperty("background").GetBoolean(),
             WorkingDirectory = root.TryGetProperty("cwd", out var cwd) ? cwd.GetString() : null,
             Uid = root.TryGetProperty("uid", out var uid) ? uid.GetUInt32() : null,
+            CaptureDirectory = root.TryGetProperty("capture_dir", out var capture) ? capture.GetString() : null,
         };
         var startedAt = root.GetProperty("started_at").GetDateTimeOffset();
         int? pid = root.TryGetProperty("pid", out var p) ? p.GetInt32() : null;
@@ -230,10 +231,10 @@ public sealed class CommandReindexer : IHostedService
         if (running && pid is { } livePid && root.TryGetProperty("start_ticks", out var t) && t.GetInt64() is var ticks
             && AdoptedProcess.IsAlive(livePid, ticks))
         {
-            // Still running: re-adopted under the same id. Its pipes died with the previous daemon, so output from now on is not captured.
+            // Still running: re-adopted under the same id; its output goes on from its named FIFOs (when it has them).
             var live = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted, completed: false);
-            _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted (status, interrupt; output written after the previous daemon stopped is not captured)",
-                id, livePid);
+            _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted{Capture}", id, livePid,
+                spec.CaptureDirectory is null ? " (it has no named FIFOs: output it writes from now on is not captured)" : "");
             return _commands.Adopt(spec, live, startedAt, livePid, ticks, home);
         }
         var log = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted);
