@@ -136,6 +136,45 @@ public sealed partial class DurableRecordTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("KILL")]
+    [InlineData("TERM")]
+    public async Task TenCommandsPrintingAcrossARestart_AllKeepRunningEveryLineOnceInOrder(string signal)
+    {
+        const int Lines = 300;
+        var pids = _dir.Combine("ten.pids");
+        var ids = new List<string>();
+        await using (var child = await ChildExecd.StartAsync(_dir, Files))
+        {
+            for (var k = 0; k < 10; k++)
+            {
+                ids.Add(await child.Client.StartBackgroundAsync($"echo $$ >> {pids}; for i in $(seq 1 {Lines}); do echo c{k}-$i; sleep 0.02; done"));
+            }
+            await WaitForAsync(async () => (await child.Client.LogBytesAsync(ids[^1])).Length > 0);
+            await child.SignalAsync(signal);
+        }
+        try
+        {
+            await using var daemon = await Daemon.StartAsync(Settings());
+            for (var k = 0; k < ids.Count; k++)
+            {
+                var status = await daemon.Client.WaitFinishedAsync(ids[k]);
+                Assert.Equal(Enumerable.Range(1, Lines).Select(i => $"c{k}-{i}"), await daemon.Client.LogLinesAsync(ids[k]));
+                // Ended on its own after the restart: its status is not observable, never reported as a success it cannot know.
+                Assert.Equal(-1, (int)status["exit_code"]!);
+            }
+        }
+        finally
+        {
+            foreach (var pid in File.Exists(pids) ? File.ReadAllLines(pids) : [])
+            {
+                var one = _dir.Combine("one.pid");
+                File.WriteAllText(one, pid);
+                KillGroup(one);
+            }
+        }
+    }
+
     [Fact]
     public async Task RunningCommandWhoseProcessDiedWithTheDaemon_ReportedLostWithItsOutput()
     {

@@ -240,7 +240,8 @@ public sealed class CommandReindexer : IHostedService
         var log = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted);
         if (running)
         {
-            var reason = $"lost: the daemon running it stopped{(pid is { } pp ? $" (pid {pp})" : "")} and its process is gone, so its exit status is unknown";
+            var reason = $"lost: the daemon running it stopped{(pid is { } pp ? $" (pid {pp})" : "")} and its process is gone, so its exit status is unknown"
+                + "; output it wrote after that daemon stopped, if any, is not stored";
             return new CommandRecord(spec, log, startedAt, DateTimeOffset.UtcNow, new CommandExit(-1, reason), CommandState.Lost, false, "daemon restart", pid);
         }
         var exit = new CommandExit(root.GetProperty("exit_code").GetInt32(), root.TryGetProperty("error", out var e) ? e.GetString() : null);
