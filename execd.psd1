@@ -38,6 +38,11 @@
         'Move-ExecdItem'
         'Set-ExecdItemPermission'
         'New-ExecdDirectory'
+        'New-ExecdCodeContext'
+        'Get-ExecdCodeContext'
+        'Remove-ExecdCodeContext'
+        'Invoke-ExecdCode'
+        'Stop-ExecdCode'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -37,6 +37,7 @@ internal sealed partial class Suite(Report report, Sizes sizes)
         ("files", FilesAsync),
         ("durability", DurabilityAsync),
         ("burst", BurstMemoryAsync),
+        ("code", CodeBench.RunAsync(report)),
     ];
 
     private async Task RoundTripAsync()

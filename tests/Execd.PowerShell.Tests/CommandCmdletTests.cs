@@ -40,7 +40,9 @@ public sealed class CommandCmdletTests(DaemonFixture fixture) : IClassFixture<Da
     [Fact]
     public void InvokeExecdCommand_Stderr_BecomesErrorRecordsInStreamOrder()
     {
-        var r = Run("Invoke-ExecdCommand 'echo a; sleep 0.2; echo b >&2; sleep 0.2; echo c' 2>&1 | ForEach-Object { if ($_ -is [System.Management.Automation.ErrorRecord]) { 'ERR:' + $_.TargetObject + ':' + $_.FullyQualifiedErrorId } else { $_ } }");
+        // stdout and stderr are two pipes read by two readers: their relative order is the order the lines arrive in.
+        // A full second between lines keeps that order unambiguous on a loaded CI machine (0.2 s was overtaken once).
+        var r = Run("Invoke-ExecdCommand 'echo a; sleep 1; echo b >&2; sleep 1; echo c' 2>&1 | ForEach-Object { if ($_ -is [System.Management.Automation.ErrorRecord]) { 'ERR:' + $_.TargetObject + ':' + $_.FullyQualifiedErrorId } else { $_ } }");
 
         Assert.Equal(["a", "ERR:b:ExecdStderr,Execd.PowerShell.Cmdlets.InvokeExecdCommandCommand", "c"], r.Lines);
         Assert.Equal(1, r.Single("ExecdCommandResult").ErrorLines);

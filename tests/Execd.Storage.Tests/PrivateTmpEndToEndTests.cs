@@ -44,7 +44,7 @@ public sealed class PrivateTmpEndToEndTests
         try
         {
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
-            await WaitForPingAsync(client, process, keep);
+            await WaitForPingAsync(client, process, keep, errors);
             var tmpProvider = "files:/tmp/execd";
             var providers = await client.ProvidersAsync();
             Assert.Contains(providers, p => (string?)p!["name"] == tmpProvider);
@@ -74,12 +74,16 @@ public sealed class PrivateTmpEndToEndTests
         Assert.True(Directory.Exists("/tmp"), "the machine's /tmp is gone: the harness leaked a deletion");
     }
 
-    private static async Task WaitForPingAsync(HttpClient client, Process process, TestDirectory keep)
+    private static async Task WaitForPingAsync(HttpClient client, Process process, TestDirectory keep, Task<string> errors)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (DateTime.UtcNow < deadline)
         {
-            Assert.False(process.HasExited, "in-private-root.sh ended before the daemon answered");
+            if (process.HasExited)
+            {
+                var daemonLog = File.Exists(keep.Combine("execd.log")) ? File.ReadAllText(keep.Combine("execd.log")) : "(no log)";
+                Assert.Fail($"in-private-root.sh exited {process.ExitCode} before the daemon answered: {await errors}\n{daemonLog}");
+            }
             try
             {
                 if ((await client.GetAsync("/ping")).IsSuccessStatusCode)

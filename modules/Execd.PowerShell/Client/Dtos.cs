@@ -20,3 +20,8 @@ internal sealed record HealthEntryDto(string Status, string? Description, string
 internal sealed record SessionCreatedDto(string SessionId);
 
 internal sealed record SessionDto(string Id, string? Cwd, int? Pid, DateTimeOffset? CreatedAt, DateTimeOffset? LastUsedAt, string? State);
+
+internal sealed record CodeContextCreatedDto(string Id, string Language);
+
+internal sealed record CodeContextDto(string Id, string Language, string? Kernel, int? Pid, string? State, string? DeadReason, string? Cwd,
+    DateTimeOffset? CreatedAt, DateTimeOffset? LastUsedAt, string? RunningCommand);

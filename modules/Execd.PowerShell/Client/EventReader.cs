@@ -4,7 +4,8 @@ using System.Text.Json.Nodes;
 namespace Execd.PowerShell.Client;
 
 /// <summary>One event of a command stream (<c>init</c>, <c>stdout</c>, <c>stderr</c>, <c>execution_complete</c>, <c>error</c>, <c>ping</c>).</summary>
-internal sealed record ExecdEvent(string Type, string? Text, long? Timestamp, long? ExecutionTimeMs, string? ErrorValue, string? Traceback)
+/// <summary><paramref name="Raw"/> is the whole event, for the fields only some streams have (code results, error names).</summary>
+internal sealed record ExecdEvent(string Type, string? Text, long? Timestamp, long? ExecutionTimeMs, string? ErrorValue, string? Traceback, JsonObject? Raw = null)
 {
     /// <summary>The SSE <c>id:</c> sent with the event (the resumable stream's output offset), if any.</summary>
     public long? EventId { get; init; }
@@ -55,7 +56,7 @@ internal sealed class EventReader(Stream body, IDisposable? owner = null) : IDis
             var eventId = _id;
             _id = null;
             return new ExecdEvent(type, (string?)json["text"], (long?)json["timestamp"], (long?)json["execution_time"],
-                (string?)error?["evalue"], traceback) { EventId = eventId };
+                (string?)error?["evalue"], traceback, json) { EventId = eventId };
         }
         return null;
     }

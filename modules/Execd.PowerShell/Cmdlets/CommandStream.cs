@@ -121,12 +121,13 @@ internal static class CommandStream
         return ExecdCommand.From(cmdlet.Wait(c => client.StatusAsync(id, c)));
     }
 
-    public static void InterruptQuietly(ExecdClient client, string id)
+    /// <summary>Interrupts command (or, with <paramref name="route"/> <c>code</c>, code context) <paramref name="id"/>, ignoring failures.</summary>
+    public static void InterruptQuietly(ExecdClient client, string id, string route = "command")
     {
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            client.SendAsync(HttpMethod.Delete, "command?id=" + Uri.EscapeDataString(id), timeout.Token).GetAwaiter().GetResult();
+            client.SendAsync(HttpMethod.Delete, $"{route}?id=" + Uri.EscapeDataString(id), timeout.Token).GetAwaiter().GetResult();
         }
         catch (Exception ex) when (ex is ExecdException or OperationCanceledException)
         {

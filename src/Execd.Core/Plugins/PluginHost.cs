@@ -17,7 +17,7 @@ namespace Execd.Core.Plugins;
 public static class PluginHost
 {
     /// <summary>The contracts a plugin can contribute.</summary>
-    public static readonly Type[] Contracts = [typeof(ICommandExecutor), typeof(IOutputStorageProvider), typeof(ISessionExecutor)];
+    public static readonly Type[] Contracts = [typeof(ICommandExecutor), typeof(IOutputStorageProvider), typeof(ISessionExecutor), typeof(ICodeExecutor)];
 
     // Types whose identity must be the host's, so that the plugin's services fit the host's container.
     private static readonly Type[] SharedTypes =
@@ -112,7 +112,9 @@ public static class PluginHost
                 .AddClasses(c => c.AssignableTo<IOutputStorageProvider>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
                 .As<IOutputStorageProvider>().WithSingletonLifetime()
                 .AddClasses(c => c.AssignableTo<ISessionExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
-                .As<ISessionExecutor>().WithSingletonLifetime());
+                .As<ISessionExecutor>().WithSingletonLifetime()
+                .AddClasses(c => c.AssignableTo<ICodeExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
+                .As<ICodeExecutor>().WithSingletonLifetime());
             foreach (var type in types.Where(t => typeof(IExecdPlugin).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false }))
             {
                 var registrar = (IExecdPlugin)Activator.CreateInstance(type, nonPublic: true)!;

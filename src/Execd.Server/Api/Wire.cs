@@ -61,7 +61,8 @@ public sealed class CommandStatusResponse
 
 public sealed record MetricsResponse(int CpuCount, double CpuUsedPct, double MemTotalMib, double MemUsedMib, long Timestamp);
 
-public sealed record PluginResponse(string Name, string? Version, string Path, string Status, string? Reason, IReadOnlyList<string> Contributes, string? ContractVersion);
+public sealed record PluginResponse(string Name, string? Version, string Path, string Status, string? Reason, IReadOnlyList<string> Contributes, string? ContractVersion,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Languages = null);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web,
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,

@@ -97,6 +97,8 @@ public static class ExecdApp
         services.AddHostedService<ShutdownPolicy>();
         services.Configure<Execd.Core.Sessions.SessionOptions>(builder.Configuration.GetSection("Execd:Sessions"));
         services.AddSingleton<Execd.Core.Sessions.SessionService>();
+        services.Configure<Execd.Core.Code.CodeOptions>(builder.Configuration.GetSection("Execd:Code"));
+        services.AddSingleton<Execd.Core.Code.CodeService>();
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
 
         var app = builder.Build();
@@ -146,6 +148,7 @@ public static class ExecdApp
         app.MapStorage();
         app.MapFiles();
         app.MapSessions();
+        app.MapCode();
         return app;
     }
 

@@ -132,7 +132,40 @@ public sealed class EventStreamWriter
         End();
     }
 
-    public void Error(string evalue, string traceback, string ename = "CommandExecError")
+    public void Error(string evalue, string traceback, string ename = "CommandExecError") => Error(ename, evalue, [traceback]);
+
+    /// <summary>Code runs: kernel text exactly as chunked (not split into lines).</summary>
+    public void Text(bool stderr, string text) => Simple(stderr ? "stderr" : "stdout", Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Code runs: <c>status</c> (upstream sends <c>error</c> just before an <c>error</c> event).</summary>
+    public void Status(string text) => Simple("status", Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Code runs: the expression's execution count, just before its <c>result</c>.</summary>
+    public void ExecutionCount(int count)
+    {
+        Begin("execution_count");
+        _json.WriteNumber("execution_count"u8, count);
+        _json.WriteNumber("timestamp"u8, Now());
+        End();
+    }
+
+    /// <summary>Code runs: a MIME bundle, with <c>text/plain</c> renamed to <c>text</c> as upstream; other keys as they are.</summary>
+    public void Result(IReadOnlyDictionary<string, System.Text.Json.JsonElement> data)
+    {
+        Begin("result");
+        _json.WriteNumber("timestamp"u8, Now());
+        _json.WriteStartObject("results"u8);
+        foreach (var (mime, value) in data)
+        {
+            _json.WritePropertyName(mime == "text/plain" ? "text" : mime);
+            value.WriteTo(_json);
+        }
+        _json.WriteEndObject();
+        End();
+    }
+
+    /// <summary>Code runs: an error with the kernel's own name, value and traceback lines.</summary>
+    public void Error(string ename, string evalue, IReadOnlyList<string> traceback)
     {
         Begin("error");
         _json.WriteNumber("timestamp"u8, Now());
@@ -140,7 +173,10 @@ public sealed class EventStreamWriter
         _json.WriteString("ename"u8, ename);
         _json.WriteString("evalue"u8, evalue);
         _json.WriteStartArray("traceback"u8);
-        _json.WriteStringValue(traceback);
+        foreach (var line in traceback)
+        {
+            _json.WriteStringValue(line);
+        }
         _json.WriteEndArray();
         _json.WriteEndObject();
         End();
