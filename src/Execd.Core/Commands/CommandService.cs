@@ -65,6 +65,11 @@ public sealed class CommandService
         {
             throw new KeyNotFoundException($"unknown executor '{spec.Executor}'");
         }
+        // Only executor runs get FIFOs: session and code runs belong to a long-lived shell or kernel that is not re-adopted.
+        if (_keepForNextDaemon && spec.CaptureDirectory is null && CaptureDirectory() is { } capture)
+        {
+            spec = spec with { CaptureDirectory = capture };
+        }
         return Start(spec, timeout, beforeStart, executor.Name, (record, stop) => executor.ExecuteAsync(record.Spec, record, stop));
     }
 
@@ -75,10 +80,6 @@ public sealed class CommandService
     public CommandRecord Start(CommandSpec spec, TimeSpan? timeout, Action<CommandRecord>? beforeStart, string runnerName,
         Func<CommandRecord, CancellationToken, Task<CommandExit>> run)
     {
-        if (_keepForNextDaemon && spec.CaptureDirectory is null && CaptureDirectory() is { } capture)
-        {
-            spec = spec with { CaptureDirectory = capture };
-        }
         var log = new OutputLog(spec.Id, _storage, _logger, _caps);
         var record = Register(spec, log, _time.GetUtcNow());
         beforeStart?.Invoke(record);

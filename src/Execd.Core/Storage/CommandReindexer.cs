@@ -228,9 +228,12 @@ public sealed class CommandReindexer : IHostedService
             end = Math.Max(end, start + (running ? sink.Length : length));
         }
         var logLength = running ? Math.Max(end, recordedLength) : recordedLength;
-        if (running && pid is { } livePid && root.TryGetProperty("start_ticks", out var t) && t.GetInt64() is var ticks
-            && AdoptedProcess.IsAlive(livePid, ticks))
+        var alive = running && pid is { } p2 && root.TryGetProperty("start_ticks", out var t) && AdoptedProcess.IsAlive(p2, t.GetInt64());
+        // Only a command its executor gave named FIFOs is re-adopted (they still exist while it runs): the executor ran it as its own
+        // process group, and its output can be read on. Others (no FIFOs: their output died with the daemon) are reported lost.
+        if (alive && pid is { } livePid && spec.CaptureDirectory is { } fifoDir && File.Exists(Path.Combine(fifoDir, id + ".stdout")))
         {
+            var ticks = root.GetProperty("start_ticks").GetInt64();
             // Still running: re-adopted under the same id; its output goes on from its named FIFOs (when it has them).
             var live = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted, completed: false);
             _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted{Capture}", id, livePid,
@@ -240,8 +243,10 @@ public sealed class CommandReindexer : IHostedService
         var log = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted);
         if (running)
         {
-            var reason = $"lost: the daemon running it stopped{(pid is { } pp ? $" (pid {pp})" : "")} and its process is gone, so its exit status is unknown"
-                + "; output it wrote after that daemon stopped, if any, is not stored";
+            var reason = alive
+                ? $"lost: the daemon running it stopped; its process (pid {pid}) still runs but had no named FIFOs, so its output cannot be read on and it is not re-adopted"
+                : $"lost: the daemon running it stopped{(pid is { } pp ? $" (pid {pp})" : "")} and its process is gone, so its exit status is unknown"
+                    + "; output it wrote after that daemon stopped, if any, is not stored";
             return new CommandRecord(spec, log, startedAt, DateTimeOffset.UtcNow, new CommandExit(-1, reason), CommandState.Lost, false, "daemon restart", pid);
         }
         var exit = new CommandExit(root.GetProperty("exit_code").GetInt32(), root.TryGetProperty("error", out var e) ? e.GetString() : null);
