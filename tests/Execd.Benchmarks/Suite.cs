@@ -37,6 +37,7 @@ internal sealed partial class Suite(Report report, Sizes sizes)
         ("files", FilesAsync),
         ("durability", DurabilityAsync),
         ("burst", BurstMemoryAsync),
+        ("pty", () => new TerminalBenchmark(report, sizes.LatencySamples * 2).RunAsync()),
         ("code", CodeBench.RunAsync(report)),
     ];
 

@@ -17,7 +17,7 @@ namespace Execd.Core.Plugins;
 public static class PluginHost
 {
     /// <summary>The contracts a plugin can contribute.</summary>
-    public static readonly Type[] Contracts = [typeof(ICommandExecutor), typeof(IOutputStorageProvider), typeof(ISessionExecutor), typeof(ICodeExecutor)];
+    public static readonly Type[] Contracts = [typeof(ICommandExecutor), typeof(IOutputStorageProvider), typeof(ISessionExecutor), typeof(ITerminalExecutor), typeof(ICodeExecutor)];
 
     // Types whose identity must be the host's, so that the plugin's services fit the host's container.
     private static readonly Type[] SharedTypes =
@@ -113,6 +113,8 @@ public static class PluginHost
                 .As<IOutputStorageProvider>().WithSingletonLifetime()
                 .AddClasses(c => c.AssignableTo<ISessionExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
                 .As<ISessionExecutor>().WithSingletonLifetime()
+                .AddClasses(c => c.AssignableTo<ITerminalExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
+                .As<ITerminalExecutor>().WithSingletonLifetime()
                 .AddClasses(c => c.AssignableTo<ICodeExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
                 .As<ICodeExecutor>().WithSingletonLifetime());
             foreach (var type in types.Where(t => typeof(IExecdPlugin).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false }))
@@ -149,7 +151,7 @@ public static class PluginHost
         }
         if (contributions == 0)
         {
-            info.MarkFailed("contributes nothing: no executor, session executor or storage provider was found in the assembly");
+            info.MarkFailed("contributes nothing: no executor, session executor, terminal executor or storage provider was found in the assembly");
         }
     }
 

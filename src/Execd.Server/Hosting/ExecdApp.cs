@@ -97,6 +97,8 @@ public static class ExecdApp
         services.AddHostedService<ShutdownPolicy>();
         services.Configure<Execd.Core.Sessions.SessionOptions>(builder.Configuration.GetSection("Execd:Sessions"));
         services.AddSingleton<Execd.Core.Sessions.SessionService>();
+        services.Configure<Execd.Core.Terminals.TerminalOptions>(builder.Configuration.GetSection("Execd:Terminals"));
+        services.AddSingleton<Execd.Core.Terminals.TerminalService>();
         services.Configure<Execd.Core.Code.CodeOptions>(builder.Configuration.GetSection("Execd:Code"));
         services.AddSingleton<Execd.Core.Code.CodeService>();
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
@@ -140,6 +142,7 @@ public static class ExecdApp
         {
             app.UseMiddleware<AccessTokenMiddleware>(options.AccessToken);
         }
+        app.UseWebSockets();
         app.MapAdmin();
         app.MapCommands();
         app.MapCommandStream();
@@ -148,6 +151,7 @@ public static class ExecdApp
         app.MapStorage();
         app.MapFiles();
         app.MapSessions();
+        app.MapPty();
         app.MapCode();
         return app;
     }
