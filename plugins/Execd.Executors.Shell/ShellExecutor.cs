@@ -20,6 +20,10 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
     {
         // Looked up per command, as upstream (bash may be installed while the daemon runs).
         var shell = ExecutablePath.Find("bash") ?? ExecutablePath.Find("sh") ?? "/bin/sh";
+        // Named FIFOs when the host asks (its shutdown policy keeps commands for the next daemon): output then outlives this daemon.
+        (string Stdout, string Stderr)? fifos = spec.CaptureDirectory is { } dir
+            ? (Path.Combine(dir, spec.Id + ".stdout"), Path.Combine(dir, spec.Id + ".stderr"))
+            : null;
         ChildProcess child;
         try
         {
@@ -33,10 +37,12 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
                 Uid = spec.Uid,
                 Gid = spec.Gid,
                 Groups = spec.Groups,
+                Fifos = fifos,
             });
         }
         catch (LaunchException ex)
         {
+            DeleteFifos(fifos);
             throw new CommandStartException(ex.Message, ex);
         }
 
@@ -68,6 +74,8 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
         child.Stdin?.Dispose();
         Finish(spec.Id, stdout);
         Finish(spec.Id, stderr);
+        // The names only matter to a daemon that re-adopts a running command; open ends keep working without them.
+        DeleteFifos(fifos);
 
         var exit = status switch
         {
@@ -76,6 +84,25 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
             _ => new CommandExit(-1, "wait: no child processes"),
         };
         return killed == 0 ? exit : exit with { KilledProcesses = killed };
+    }
+
+    private void DeleteFifos((string Stdout, string Stderr)? fifos)
+    {
+        if (fifos is not { } f)
+        {
+            return;
+        }
+        foreach (var path in new[] { f.Stdout, f.Stderr })
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                logger.LogDebug("Deleting FIFO {Path} failed: {Error}", path, ex.Message);
+            }
+        }
     }
 
     private void Finish(string id, PipePump pump)

@@ -50,6 +50,14 @@ public sealed record CommandSpec
     /// <c>/dev/null</c>.
     /// </summary>
     public bool KeepStdinOpen { get; init; }
+
+    /// <summary>
+    /// When set, a directory where the executor may give the command named FIFOs (<c>&lt;Id&gt;.stdout</c>, <c>&lt;Id&gt;.stderr</c>)
+    /// as stdout and stderr instead of anonymous pipes, opened read-write in the child: the output then outlives the daemon (nothing
+    /// is lost and the command gets no SIGPIPE while no daemon reads; it blocks once the pipe is full) and a restarted daemon reopens
+    /// them by name to go on reading. Executors that cannot do this ignore it.
+    /// </summary>
+    public string? CaptureDirectory { get; init; }
 }
 
 /// <summary>

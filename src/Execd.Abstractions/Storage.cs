@@ -39,13 +39,19 @@ public interface IOutputSink : IDisposable
     /// <summary>Bytes appended so far.</summary>
     long Length { get; }
 
+    /// <summary>
+    /// Where the provider keeps this sink (a file name), so a restarted daemon can reopen it with
+    /// <see cref="ICommandRecordStore.OpenExisting"/>; null when the sink does not outlive the process.
+    /// </summary>
+    string? Key => null;
+
     /// <summary>Appends <paramref name="data"/> at offset <see cref="Length"/>.</summary>
     void Append(ReadOnlySpan<byte> data);
 
     /// <summary>Reads up to <c>buffer.Length</c> bytes at <paramref name="offset"/>; returns the count (0 at the end).</summary>
     int Read(long offset, Span<byte> buffer);
 
-    /// <summary>Called once no more data will be appended; a provider may flush or seal.</summary>
+    /// <summary>Called once no more data will be appended: a durable provider flushes the bytes to the device (fsync).</summary>
     void Complete();
 
     /// <summary>Deletes the stored bytes; the sink is unusable afterwards.</summary>
@@ -77,3 +83,37 @@ public static class StorageHealth
     /// <summary>Optional <c>HealthCheckResult.Data</c> entry (a <see cref="long"/>): bytes the provider can still take.</summary>
     public const string FreeBytesKey = "free_bytes";
 }
+
+/// <summary>
+/// A storage provider whose data outlives the daemon process (a directory, a tmpfs): it keeps each command's record
+/// beside the output, so a restarted daemon can re-index finished commands, sweep files nobody owns, and report
+/// commands that were running when the previous daemon died. A record is opaque bytes to the provider; the host
+/// frames it with a checksum. Every member may throw.
+/// </summary>
+public interface ICommandRecordStore
+{
+    /// <summary>Replaces the record of <paramref name="commandId"/> atomically (write a temporary file, then rename):
+    /// a crash leaves the old record or the new one, never a mix. <paramref name="durable"/>: also flush it to the device.</summary>
+    void WriteRecord(string commandId, ReadOnlySpan<byte> record, bool durable);
+
+    /// <summary>Every stored record: the command id (from the record's name) and its bytes, or why it could not be read.</summary>
+    IEnumerable<StoredCommandRecord> ReadRecords();
+
+    /// <summary>Deletes the record of <paramref name="commandId"/>, if any.</summary>
+    void DeleteRecord(string commandId);
+
+    /// <summary>Reopens the sink stored under <paramref name="key"/> (an <see cref="IOutputSink.Key"/>) for reading and deleting.</summary>
+    IOutputSink OpenExisting(string key);
+
+    /// <summary>The keys of every sink stored on this provider (to sweep those no record owns).</summary>
+    IEnumerable<string> StoredKeys();
+
+    /// <summary>Deletes the stored sink <paramref name="key"/> (and any leftover temporary record files older than the daemon).</summary>
+    void DeleteKey(string key);
+}
+
+/// <summary>A record read back by <see cref="ICommandRecordStore.ReadRecords"/>: its bytes, or the reason it could not be read.</summary>
+/// <param name="CommandId">The command id the record's name gives.</param>
+/// <param name="Bytes">The record, or null when unreadable.</param>
+/// <param name="Error">Why it could not be read, or null.</param>
+public sealed record StoredCommandRecord(string CommandId, byte[]? Bytes, string? Error);

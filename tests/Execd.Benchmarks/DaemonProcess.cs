@@ -70,9 +70,12 @@ internal sealed partial class DaemonProcess : IAsyncDisposable
     private static partial Regex Listening();
 
     /// <summary>Starts the daemon (port 0, loopback) and returns once it printed its address.</summary>
-    public static async Task<DaemonProcess> StartAsync(IEnumerable<string>? extraArgs = null, string logLevel = "6")
+    public static Task<DaemonProcess> StartAsync(IEnumerable<string>? extraArgs = null, string logLevel = "6") =>
+        StartInAsync(NewWorkFolder(), extraArgs, logLevel);
+
+    /// <summary>Starts the daemon in <paramref name="work"/> (a folder an earlier daemon used: a restart on the same storage).</summary>
+    public static async Task<DaemonProcess> StartInAsync(string work, IEnumerable<string>? extraArgs = null, string logLevel = "6")
     {
-        var work = NewWorkFolder();
         var start = StartInfo(work, ["--port", "0", "--host", "127.0.0.1", "--log-level", logLevel, .. extraArgs ?? []]);
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + Binary);
         var address = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -112,6 +115,9 @@ internal sealed partial class DaemonProcess : IAsyncDisposable
         return double.NaN;
     }
 
+    /// <summary>Keep the work folder on dispose (a restart on the same storage follows).</summary>
+    public bool KeepWork { get; set; }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
@@ -129,7 +135,10 @@ internal sealed partial class DaemonProcess : IAsyncDisposable
             }
         }
         _process.Dispose();
-        DeleteWorkFolder(_work);
+        if (!KeepWork)
+        {
+            DeleteWorkFolder(_work);
+        }
     }
 
     public static void DeleteWorkFolder(string work)

@@ -17,7 +17,7 @@ internal sealed record Sizes(int RoundTrips, int LatencySamples, int SeqLines, l
 /// executor, another runner) are added to <see cref="Sections"/>; sections whose feature the daemon does not
 /// have say so instead of printing a number.
 /// </summary>
-internal sealed class Suite(Report report, Sizes sizes)
+internal sealed partial class Suite(Report report, Sizes sizes)
 {
     /// <summary>A line of exactly <paramref name="width"/> bytes including the newline, repeated up to <paramref name="total"/> bytes.</summary>
     private static string Lines(int width, long total) => $"yes \"$(printf '%0{width - 1}d' 0)\" 2>/dev/null | head -n {total / width}";
@@ -36,6 +36,8 @@ internal sealed class Suite(Report report, Sizes sizes)
         ("powershell", PowerShellAsync),
         ("files", FilesAsync),
         ("fleet", () => new FleetSection(report, sizes).RunAsync(BackgroundAsync)),
+        ("durability", DurabilityAsync),
+        ("burst", BurstMemoryAsync),
         ("pty", () => new TerminalBenchmark(report, sizes.LatencySamples * 2).RunAsync()),
         ("code", CodeBench.RunAsync(report)),
     ];

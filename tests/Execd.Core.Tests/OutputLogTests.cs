@@ -64,12 +64,48 @@ public sealed class OutputLogTests
 
         primary.FailAppend = true;
         await Write(log, "second part");
+        await log.MovesCompleted;
 
         Assert.Equal("first part, second part", ReadAll(log));
         Assert.Equal("second part", ReadAll(log, 12));
         Assert.Equal(["a", "b"], log.ProviderHistory);
-        Assert.Equal("first part, second part", Encoding.UTF8.GetString(backup.Sinks.Single().Bytes));
+        // The new output went on at once in its own segment; the old bytes were copied in the background.
+        Assert.Equal(["second part", "first part, "], backup.Sinks.Select(k => Encoding.UTF8.GetString(k.Bytes)));
+        Assert.Equal([0L, 12L], log.StoredSegments.Select(k => k.Start));
         Assert.True(primary.Sinks.Single().Deleted);
+    }
+
+    [Fact]
+    public async Task Write_SinkThrows_FailoverCopyRunsOffTheLock_WriterStatusAndReadsDoNotWait()
+    {
+        var primary = new FakeStorageProvider("a");
+        var backup = new FakeStorageProvider("b");
+        var log = new OutputLog("id", Ranking(primary, backup), NullLogger.Instance);
+        await Write(log, "old bytes|");
+        using var gate = new ManualResetEventSlim();
+        primary.ReadGate = gate;   // the copy reads the failed sink and stalls there
+        primary.FailAppend = true;
+
+        // None of these may wait for the stalled copy: each would hang if the copy held the log's lock.
+        var work = Task.Run(async () =>
+        {
+            await Write(log, "new 1|");
+            await Write(log, "new 2|");
+            var segments = log.StoredSegments;
+            var tail = ReadAll(log, 10);
+            return (segments, tail, log.Length);
+        });
+        var (segments, tail, length) = await work.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.False(log.MovesCompleted.IsCompleted);
+        gate.Set();
+        await log.MovesCompleted;
+
+        Assert.Equal("new 1|new 2|", tail);
+        Assert.Equal(22, length);
+        Assert.Equal(["a", "b"], segments.Select(k => k.Provider));
+        Assert.Equal("old bytes|new 1|new 2|", ReadAll(log));
+        Assert.All(log.StoredSegments, k => Assert.Equal("b", k.Provider));
+        Assert.Equal(0, log.UnstoredBytes);
     }
 
     [Fact]
@@ -83,8 +119,10 @@ public sealed class OutputLogTests
         primary.FailRead = true;
 
         await Write(log, "kept");
+        await log.MovesCompleted;
 
         Assert.Equal(5, log.FirstReadableOffset);
+        Assert.Equal(5, log.UnstoredBytes);
         Assert.Equal("kept", ReadAll(log, 5));
         var n = log.Read(0, new byte[10], out var readFrom);
         Assert.Equal(5, readFrom);
@@ -102,8 +140,8 @@ public sealed class OutputLogTests
         await Write(log, "streamed");
         log.Complete();
 
-        Assert.True(reader.TryRead(out var chunk));
-        Assert.Equal("streamed", Encoding.UTF8.GetString(chunk.Data.Span));
+        var piece = await reader.NextAsync(CancellationToken.None);
+        Assert.Equal("streamed", Encoding.UTF8.GetString(piece!.Value.Data.Span));
         Assert.Equal(8, log.UnstoredBytes);
         Assert.Null(log.Provider);
     }
@@ -121,8 +159,22 @@ public sealed class OutputLogTests
         Assert.Equal("x", ReadAll(log));
     }
 
+    private static async Task<List<(OutputStream Stream, long Offset, string Text)>> ReadToEnd(OutputReader reader)
+    {
+        var pieces = new List<(OutputStream, long, string)>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        for (var i = 0; i < 100_000 && await reader.NextAsync(timeout.Token) is { } p; i++)
+        {
+            if (!p.IsTick)
+            {
+                pieces.Add((p.Stream, p.Offset, Encoding.UTF8.GetString(p.Data.Span)));
+            }
+        }
+        return pieces;
+    }
+
     [Fact]
-    public async Task Subscribe_ReceivesChunksInOrderAndEndsOnComplete()
+    public async Task Subscribe_ReceivesChunksInOrderWithOffsetsAndEndsOnComplete()
     {
         var log = new OutputLog("id", Ranking(new FakeStorageProvider("a")), NullLogger.Instance);
         var reader = log.Subscribe();
@@ -131,27 +183,72 @@ public sealed class OutputLogTests
         await Write(log, "two", OutputStream.Stderr);
         log.Complete();
 
-        var chunks = new List<(OutputStream, string)>();
-        await foreach (var c in reader.ReadAllAsync())
-        {
-            chunks.Add((c.Stream, Encoding.UTF8.GetString(c.Data.Span)));
-        }
-        Assert.Equal([(OutputStream.Stdout, "one"), (OutputStream.Stderr, "two")], chunks);
+        Assert.Equal([(OutputStream.Stdout, 0L, "one"), (OutputStream.Stderr, 3L, "two")], await ReadToEnd(reader));
+        Assert.Equal(0, reader.Fallbacks);
     }
 
     [Fact]
-    public async Task Unsubscribe_ReleasesAWriterBlockedOnAFullReader()
+    public async Task Write_StalledReader_NeverWaitsAndReaderCatchesUpFromStorageInOrder()
     {
         var log = new OutputLog("id", Ranking(new FakeStorageProvider("a")), NullLogger.Instance);
-        var reader = log.Subscribe(capacity: 1);
-        await Write(log, "fills the reader");
-        var blocked = Write(log, "waits").AsTask();
-        Assert.False(blocked.IsCompleted);
+        var stalled = log.Subscribe();
+        var line = new string('x', 999) + "\n";
+        var expected = new StringBuilder();
 
-        log.Unsubscribe(reader);
+        // Three times the reader's memory bound, with nobody reading: every write returns at once.
+        for (var i = 0; i < 3 * OutputReader.MaxQueuedBytes / 1000; i++)
+        {
+            var text = i % 7 == 0 ? "err " + line[4..] : line;
+            var write = Write(log, text, i % 7 == 0 ? OutputStream.Stderr : OutputStream.Stdout);
+            Assert.True(write.IsCompleted);
+            expected.Append(text);
+        }
+        log.Complete();
 
-        await blocked.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal("fills the readerwaits", ReadAll(log));
+        var pieces = await ReadToEnd(stalled);
+        Assert.True(stalled.Fallbacks > 0);
+        Assert.Equal(expected.ToString(), string.Concat(pieces.Select(p => p.Text)));
+        // Offsets are contiguous and each piece carries the stream that wrote it.
+        var at = 0L;
+        foreach (var (stream, offset, text) in pieces)
+        {
+            Assert.Equal(at, offset);
+            Assert.Equal(text.StartsWith("err", StringComparison.Ordinal) ? OutputStream.Stderr : OutputStream.Stdout, stream);
+            at += text.Length;
+        }
+    }
+
+    [Fact]
+    public async Task Subscribe_FromOffset_StartsThereAndFollowsLive()
+    {
+        var log = new OutputLog("id", Ranking(new FakeStorageProvider("a")), NullLogger.Instance);
+        await Write(log, "0123456789");
+        var reader = log.Subscribe(from: 4);
+        var first = await reader.NextAsync(CancellationToken.None);
+        Assert.Equal((4L, "456789"), (first!.Value.Offset, Encoding.UTF8.GetString(first.Value.Data.Span)));
+
+        var next = reader.NextAsync(CancellationToken.None).AsTask();
+        Assert.False(next.IsCompleted);
+        await Write(log, "ab");
+        var live = await next.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal((10L, "ab"), (live!.Value.Offset, Encoding.UTF8.GetString(live.Value.Data.Span)));
+        log.Complete();
+        Assert.Null(await reader.NextAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task StreamAt_ReportsRunsOfEachStream()
+    {
+        var log = new OutputLog("id", Ranking(new FakeStorageProvider("a")), NullLogger.Instance);
+        await Write(log, "aa");
+        await Write(log, "bb");
+        await Write(log, "E", OutputStream.Stderr);
+        await Write(log, "c");
+
+        Assert.Equal((OutputStream.Stdout, 4L), log.StreamAt(0));
+        Assert.Equal((OutputStream.Stdout, 4L), log.StreamAt(3));
+        Assert.Equal((OutputStream.Stderr, 5L), log.StreamAt(4));
+        Assert.Equal((OutputStream.Stdout, long.MaxValue), log.StreamAt(5));
     }
 
     [Fact]

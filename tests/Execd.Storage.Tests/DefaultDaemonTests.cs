@@ -34,8 +34,8 @@ public sealed class DefaultDaemonTests
             foreground = (await daemon.RunAsync("echo fg")).Id!;
             background = await daemon.Client.StartBackgroundAsync("echo bg");
             await daemon.Client.WaitFinishedAsync(background);
-            Assert.Single(Directory.GetFiles(Path.Combine(daemon.StorageDirectory!.Path, "files"), foreground + ".*"));
-            Assert.Single(Directory.GetFiles(Path.Combine(daemon.StorageDirectory!.Path, "files"), background + ".*"));
+            Assert.Single(Directory.GetFiles(Path.Combine(daemon.StorageDirectory!.Path, "files"), foreground + ".*.log"));
+            Assert.Single(Directory.GetFiles(Path.Combine(daemon.StorageDirectory!.Path, "files"), background + ".*.log"));
         }
 
         foreach (var (directory, existed) in before)

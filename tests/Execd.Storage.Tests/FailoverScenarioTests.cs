@@ -68,7 +68,19 @@ public sealed class FailoverScenarioTests : IDisposable
         var background = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => daemon.Client.StartBackgroundAsync(command)));
         await Task.Delay(600);
 
-        Directory.Delete(A, recursive: true);
+        // Like `rm -rf` racing a busy daemon: commands starting meanwhile create their FIFOs and records in it, so retry.
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                Directory.Delete(A, recursive: true);
+                break;
+            }
+            catch (IOException) when (attempt < 50)
+            {
+                await Task.Delay(20);
+            }
+        }
 
         var streams = await Task.WhenAll(foreground);
         var ids = streams.Select(s => s.Id!).Concat(background).ToList();

@@ -24,9 +24,9 @@ public sealed class RetentionScenarioTests
 
         var result = await daemon.RunAsync("seq 1 1000");
         Assert.Equal(Scenario.SeqLines(1, 1000), await daemon.Client.LogLinesAsync(result.Id!));
-        Assert.Single(Directory.GetFiles(files, result.Id + ".*"));
+        Assert.Single(Directory.GetFiles(files, result.Id + ".*.log"));
 
-        var left = await EventuallyAsync(() => Task.FromResult(Directory.GetFiles(files, result.Id + ".*")), f => f.Length == 0);
+        var left = await EventuallyAsync(() => Task.FromResult(Directory.GetFiles(files, result.Id + ".*.log")), f => f.Length == 0);
 
         Assert.Empty(left);
         Assert.Empty(await daemon.Client.LogBytesAsync(result.Id!));

@@ -42,7 +42,7 @@ public sealed class StorageApiTests : IDisposable
         Assert.Equal(21, (long)providers[0]["bytes_held"]!);
         Assert.Equal(1, (int)providers[0]["commands_held"]!);
         Assert.True((long)providers[0]["free_bytes"]! > 0);
-        Assert.Single(Directory.GetFiles(_dir.Combine("a"), id + ".*"));
+        Assert.Single(Directory.GetFiles(_dir.Combine("a"), id + ".*.log"));
     }
 
     [RootFact("mounts a tmpfs")]

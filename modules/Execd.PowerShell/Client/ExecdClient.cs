@@ -137,6 +137,26 @@ internal sealed class ExecdClient(ExecdConnection connection)
         return (data, next);
     }
 
+    /// <summary>
+    /// Opens <c>GET /command/{id}/stream</c> resuming right after output offset <paramref name="cursor"/> (null: from the start). Events carry
+    /// their offset in <see cref="ExecdEvent.EventId"/>: pass the last one seen to resume after a dropped connection.
+    /// </summary>
+    public async Task<EventReader> OpenStreamAsync(string id, long? cursor, CancellationToken cancel)
+    {
+        var request = Request(HttpMethod.Get, $"command/{Uri.EscapeDataString(id)}/stream" + (cursor is { } c ? $"?cursor={c}" : ""));
+        AcceptEventStream(request);
+        var response = await SendAsync(request, cancel).ConfigureAwait(false);
+        try
+        {
+            return new EventReader(await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false), response);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
     public static void AcceptEventStream(HttpRequestMessage request) =>
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
 }

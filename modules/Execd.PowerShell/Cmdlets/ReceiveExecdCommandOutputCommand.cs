@@ -6,7 +6,7 @@ using System.Text;
 namespace Execd.PowerShell.Cmdlets;
 
 /// <summary>Reads the stored output of a command, optionally following it until it ends.</summary>
-/// <remarks>Reads the command's output log (stdout and stderr interleaved as written) from a byte cursor and writes it as lines. With -Follow it keeps reading until the command has ended, showing progress; with -Raw it writes ExecdOutputChunk objects whose NextCursor continues a later read.</remarks>
+/// <remarks>Reads the command's output log (stdout and stderr interleaved as written) from a byte cursor and writes it as lines. With -Follow it follows the command's resumable event stream until the command has ended (no polling), showing progress, and resumes by itself after a dropped connection; with -Raw it writes ExecdOutputChunk objects whose NextCursor continues a later read (-Raw -Follow polls the logs).</remarks>
 /// <example>
 /// <code>Invoke-ExecdCommand 'for i in 1 2 3; do echo $i; sleep 1; done' -Background | Receive-ExecdCommandOutput -Follow</code>
 /// <para>Follows a background command's output as it is written.</para>
@@ -39,12 +39,43 @@ public sealed class ReceiveExecdCommandOutputCommand : ExecdCmdlet
     [Parameter]
     public SwitchParameter Raw { get; set; }
 
-    /// <summary>How often -Follow asks for more output while the command is quiet.</summary>
+    /// <summary>How often -Raw -Follow asks for more output while the command is quiet.</summary>
     [Parameter]
     [ValidateRange(10, 60000)]
     public int PollIntervalMilliseconds { get; set; } = 200;
 
-    protected override void ProcessRecord() => Guard(Id, Receive);
+    protected override void ProcessRecord() => Guard(Id, Follow && !Raw ? FollowStream : Receive);
+
+    /// <summary>-Follow: the resumable stream, one line per output event, resumed from the last event id after a drop.</summary>
+    private void FollowStream()
+    {
+        var clock = Stopwatch.StartNew();
+        var activityId = Math.Abs(Id.GetHashCode(StringComparison.Ordinal) % 100000);
+        var activity = $"Following execd command {Id}";
+        var lines = 0L;
+        try
+        {
+            new CommandFollower(this, Id, Cursor > 0 ? Cursor : null).Follow(e =>
+            {
+                switch (e.Type)
+                {
+                    case "stdout" or "stderr":
+                        // Upstream's blank-line text is "\n".
+                        WriteObject(e.Text == "\n" ? "" : e.Text ?? "");
+                        lines++;
+                        break;
+                    case "ping":
+                        WriteProgress(new ProgressRecord(activityId, activity,
+                            string.Format(CultureInfo.InvariantCulture, "running for {0:N0} s, {1:N0} lines received", clock.Elapsed.TotalSeconds, lines)));
+                        break;
+                }
+            });
+        }
+        finally
+        {
+            WriteProgress(new ProgressRecord(activityId, activity, "done") { RecordType = ProgressRecordType.Completed });
+        }
+    }
 
     private void Receive()
     {

@@ -1,11 +1,10 @@
-using System.Diagnostics;
 using System.Management.Automation;
 using Execd.PowerShell.Client;
 
 namespace Execd.PowerShell.Cmdlets;
 
 /// <summary>Waits until commands have finished and writes their final status.</summary>
-/// <remarks>Polls the status of each command until it has ended, then writes its ExecdCommand. With -TimeoutSec, a command still running at the deadline gives a non-terminating ExecdWaitTimeout error.</remarks>
+/// <remarks>Follows each command's resumable event stream until its final event (no polling; a dropped connection is resumed), then writes its ExecdCommand. With -TimeoutSec, a command still running at the deadline gives a non-terminating ExecdWaitTimeout error.</remarks>
 /// <example>
 /// <code>$c = Invoke-ExecdCommand 'sleep 2; exit 3' -Background; ($c | Wait-ExecdCommand).ExitCode</code>
 /// <para>Waits for a background command and reads its exit code (3).</para>
@@ -35,24 +34,22 @@ public sealed class WaitExecdCommandCommand : ExecdCmdlet
 
     private void WaitOne(string id)
     {
-        var clock = Stopwatch.StartNew();
-        var delay = TimeSpan.FromMilliseconds(20);
-        while (true)
+        var status = Wait(c => Client.StatusAsync(id, c));
+        if (status.Running)
         {
-            var status = Wait(c => Client.StatusAsync(id, c));
-            if (!status.Running)
+            try
             {
-                WriteObject(ExecdCommand.From(status));
-                return;
+                // From the end of what is there now: only the final event matters here, not the output.
+                new CommandFollower(this, id, status.OutputBytes, TimeoutSec).Follow(_ => { });
             }
-            if (TimeoutSec > 0 && clock.Elapsed.TotalSeconds >= TimeoutSec)
+            catch (TimeoutException)
             {
                 WriteError(new ExecdException("ExecdWaitTimeout", ErrorCategory.OperationTimeout,
                     $"command {id} was still running after {TimeoutSec} s").ToErrorRecord(id));
                 return;
             }
-            Wait(c => Task.Delay(delay, c));
-            delay = TimeSpan.FromMilliseconds(Math.Min(250, delay.TotalMilliseconds * 2));
+            status = Wait(c => Client.StatusAsync(id, c));
         }
+        WriteObject(ExecdCommand.From(status));
     }
 }

@@ -12,8 +12,11 @@ namespace Execd.Storage;
 /// that a finished command's output is gone if its directory is deleted afterwards.
 /// </summary>
 [RegisteredByPlugin]
-internal sealed class DirectoryStorageProvider : IOutputStorageProvider
+internal sealed class DirectoryStorageProvider : IOutputStorageProvider, ICommandRecordStore
 {
+    private const string LogSuffix = ".log";
+    private const string RecordSuffix = ".record";
+    private const string TemporarySuffix = ".tmp";
     private readonly DirectoryProviderOptions _options;
     private readonly Func<string, string?>? _openGuard;
     private long _held;
@@ -46,7 +49,7 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider
         {
             throw new IOException(refused);
         }
-        var path = Path.Combine(Location, $"{SafeName(commandId)}.{Interlocked.Increment(ref _sequence)}.log");
+        var path = Path.Combine(Location, $"{SafeName(commandId)}.{Interlocked.Increment(ref _sequence)}{LogSuffix}");
         var stream = new FileStream(path, new FileStreamOptions
         {
             Mode = FileMode.CreateNew,
@@ -56,8 +59,86 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         });
         Interlocked.Increment(ref _sinks);
-        return new FileSink(this, path, stream);
+        return new FileSink(this, path, stream, 0);
     }
+
+    public void WriteRecord(string commandId, ReadOnlySpan<byte> record, bool durable)
+    {
+        var path = Path.Combine(Location, SafeName(commandId) + RecordSuffix);
+        var temporary = path + TemporarySuffix;
+        using (var file = new FileStream(temporary, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            BufferSize = 0,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        {
+            file.Write(record);
+            if (durable)
+            {
+                file.Flush(flushToDisk: true);
+            }
+        }
+        // rename(2) is atomic: a reader (or a crash) sees the old record or the new one, never a torn one.
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    public IEnumerable<StoredCommandRecord> ReadRecords()
+    {
+        if (!Directory.Exists(Location))
+        {
+            yield break;
+        }
+        foreach (var path in Directory.EnumerateFiles(Location, "*" + RecordSuffix))
+        {
+            var id = Path.GetFileName(path)[..^RecordSuffix.Length];
+            byte[]? bytes = null;
+            string? error = null;
+            try
+            {
+                bytes = File.ReadAllBytes(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                error = ex.Message;
+            }
+            yield return new StoredCommandRecord(id, bytes, error);
+        }
+    }
+
+    public void DeleteRecord(string commandId) => File.Delete(Path.Combine(Location, SafeName(commandId) + RecordSuffix));
+
+    public IOutputSink OpenExisting(string key)
+    {
+        var path = KeyPath(key);
+        var stream = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.Open,
+            Access = FileAccess.Read,
+            Share = FileShare.Read | FileShare.Delete,
+            BufferSize = 0,
+        });
+        var length = stream.Length;
+        Interlocked.Add(ref _held, length);
+        Interlocked.Increment(ref _sinks);
+        var sink = new FileSink(this, path, stream, length);
+        // Re-indexed output is finished: no descriptor held per command (reads open the file), as for a completed sink.
+        sink.Complete();
+        return sink;
+    }
+
+    public IEnumerable<string> StoredKeys() =>
+        Directory.Exists(Location)
+            ? Directory.EnumerateFiles(Location).Select(Path.GetFileName).OfType<string>()
+                .Where(n => n.EndsWith(LogSuffix, StringComparison.Ordinal) || n.EndsWith(RecordSuffix + TemporarySuffix, StringComparison.Ordinal))
+            : [];
+
+    public void DeleteKey(string key) => File.Delete(KeyPath(key));
+
+    // A key is a plain file name in this directory, never a path.
+    private string KeyPath(string key) =>
+        key.Length == 0 || key.Contains('/') || key is "." or ".." ? throw new ArgumentException($"invalid sink key '{key}'") : Path.Combine(Location, key);
 
     private static string SafeName(string id) =>
         string.Create(id.Length, id, (span, s) =>
@@ -84,16 +165,17 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider
         Interlocked.Decrement(ref _sinks);
     }
 
-    private sealed class FileSink(DirectoryStorageProvider provider, string path, FileStream stream) : IOutputSink
+    private sealed class FileSink(DirectoryStorageProvider provider, string path, FileStream stream, long length) : IOutputSink
     {
         private readonly SafeFileHandle _handle = stream.SafeFileHandle;
         private volatile bool _completed;
-        private long _length;
+        private long _length = length;
         private long _nextCheck = Environment.TickCount64 + (long)provider._options.DeletionCheckInterval.TotalMilliseconds;
         private bool _closed;
 
         public IOutputStorageProvider Provider => provider;
         public long Length => _length;
+        public string Key => Path.GetFileName(path);
 
         public void Append(ReadOnlySpan<byte> data)
         {
@@ -137,10 +219,15 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider
             return RandomAccess.Read(handle, want, offset);
         }
 
+        /// <summary>The finished output goes to the device: a record saying the command finished never points at bytes a power cut lost.</summary>
         public void Complete()
         {
             if (!_closed && !_completed)
             {
+                if (stream.CanWrite)
+                {
+                    stream.Flush(flushToDisk: true);
+                }
                 _completed = true;
                 stream.Dispose();
             }

@@ -14,6 +14,33 @@ public sealed class CommandRecord : ICommandContext
         StartedAt = startedAt;
     }
 
+    /// <summary>A command a previous daemon ran, re-indexed from its durable record: already ended.</summary>
+    internal CommandRecord(CommandSpec spec, OutputLog log, DateTimeOffset startedAt, DateTimeOffset finishedAt, CommandExit exit,
+        CommandState state, bool startFailed, string? stopReason, int? lastProcessId)
+    {
+        Spec = spec;
+        Log = log;
+        StartedAt = startedAt;
+        FinishedAt = finishedAt;
+        Exit = exit;
+        State = state;
+        StartFailed = startFailed;
+        StopReason = stopReason;
+        LastProcessId = lastProcessId;
+        _started.TrySetResult(null);
+        _finished.TrySetResult(exit);
+        _stop.Dispose();
+    }
+
+    /// <summary>Running, finished, or (re-indexed after a restart) lost or damaged.</summary>
+    public CommandState State { get; private set; } = CommandState.Running;
+
+    /// <summary>The process id (and process group) the command ran as; kept in the durable record for a later re-adoption.</summary>
+    public int? LastProcessId { get; private set; }
+
+    /// <summary>Where the durable record was last written (the journal's bookkeeping).</summary>
+    internal object? RecordStore { get; set; }
+
     public string Id => Spec.Id;
     public CommandSpec Spec { get; }
     public OutputLog Log { get; }
@@ -47,8 +74,13 @@ public sealed class CommandRecord : ICommandContext
     void ICommandContext.ReportStarted(int? processId)
     {
         ProcessId = processId;
+        LastProcessId = processId;
         _started.TrySetResult(processId);
+        StartedReported?.Invoke(this);
     }
+
+    /// <summary>Raised once the executor reported the process (the journal records the pid).</summary>
+    internal event Action<CommandRecord>? StartedReported;
 
     /// <summary>Asks the executor to stop the command; the first reason wins.</summary>
     public void Stop(string reason)
@@ -81,9 +113,26 @@ public sealed class CommandRecord : ICommandContext
         ProcessId = null;
         Stdin?.Close();
         Exit = exit;
+        State = CommandState.Finished;
         Log.Complete();
         _started.TrySetResult(null);
         _finished.TrySetResult(exit);
         _stop.Dispose();
     }
+}
+
+/// <summary>Where a command is in its life, as status reports it.</summary>
+public enum CommandState
+{
+    /// <summary>Running now, in this daemon.</summary>
+    Running,
+
+    /// <summary>Ended; exit code and output are final.</summary>
+    Finished,
+
+    /// <summary>Was running when the previous daemon died; its end is unknown (not re-adopted).</summary>
+    Lost,
+
+    /// <summary>Its durable record was corrupted or truncated; what is known is reported.</summary>
+    Damaged,
 }

@@ -21,10 +21,15 @@ public sealed class CommandService
     private readonly TimeProvider _time;
     private readonly ILogger<CommandService> _logger;
     private readonly OutputCaps _caps;
+    private readonly CommandJournal? _journal;
+    private readonly bool _keepForNextDaemon;
 
     public CommandService(IEnumerable<PluginContribution> contributions, IServiceProvider services, StorageRanking storage,
-        TimeProvider time, ILogger<CommandService> logger, IOptions<StorageOptions>? storageOptions = null)
+        TimeProvider time, ILogger<CommandService> logger, IOptions<StorageOptions>? storageOptions = null, CommandJournal? journal = null,
+        IOptions<ShutdownOptions>? shutdown = null)
     {
+        _journal = journal is { Enabled: true } ? journal : null;
+        _keepForNextDaemon = _journal is not null && (shutdown?.Value.RunningCommands ?? RunningCommandsOnShutdown.Keep) == RunningCommandsOnShutdown.Keep;
         _caps = storageOptions?.Value.Caps ?? OutputCaps.None;
         _storage = storage;
         _time = time;
@@ -61,6 +66,11 @@ public sealed class CommandService
         {
             throw new KeyNotFoundException($"unknown executor '{spec.Executor}'");
         }
+        // Only executor runs get FIFOs: session and code runs belong to a long-lived shell or kernel that is not re-adopted.
+        if (_keepForNextDaemon && spec.CaptureDirectory is null && CaptureDirectory() is { } capture)
+        {
+            spec = spec with { CaptureDirectory = capture };
+        }
         return Start(spec, timeout, beforeStart, executor.Name, (record, stop) => executor.ExecuteAsync(record.Spec, record, stop), ExecdInstruments.RunCommand);
     }
 
@@ -73,11 +83,7 @@ public sealed class CommandService
         Func<CommandRecord, CancellationToken, Task<CommandExit>> run, string operation = ExecdInstruments.RunInSession)
     {
         var log = new OutputLog(spec.Id, _storage, _logger, _caps);
-        var record = new CommandRecord(spec, log, _time.GetUtcNow());
-        if (!_commands.TryAdd(spec.Id, record))
-        {
-            throw new InvalidOperationException($"command id {spec.Id} is already in use");
-        }
+        var record = Register(spec, log, _time.GetUtcNow());
         beforeStart?.Invoke(record);
         if (timeout is { } t)
         {
@@ -90,6 +96,69 @@ public sealed class CommandService
             var exit = await RunAsync(runnerName, run, record).ConfigureAwait(false);
             ExecdInstruments.FinishCommand(span, started, operation, exit, record.Log.Length);
         });
+        return record;
+    }
+
+    /// <summary>
+    /// Registers a command a previous daemon started whose process still runs (re-indexed at start-up): same id, its output log
+    /// as stored so far; status, logs, the stream and interrupt work, and it finishes when the process is gone.
+    /// </summary>
+    internal CommandRecord Adopt(CommandSpec spec, OutputLog log, DateTimeOffset startedAt, int pid, long startTicks, object recordStore)
+    {
+        var record = Register(spec, log, startedAt);
+        record.RecordStore = recordStore;
+        _ = Task.Run(() => RunAsync("re-adopted", (r, stop) => AdoptedProcess.WatchAsync(pid, startTicks, spec.CaptureDirectory, spec.Id, r, stop), record));
+        return record;
+    }
+
+    /// <summary>
+    /// Where commands get their named FIFOs: <c>capture/</c> in the directory of the best provider that keeps records (so it
+    /// outlives the daemon like the records do), or null (anonymous pipes) when there is none.
+    /// </summary>
+    private string? CaptureDirectory()
+    {
+        foreach (var ranked in _storage.Current)
+        {
+            // Never re-creates a provider's deleted directory as a side effect (the provider and its health check decide that).
+            if (ranked.Health == ProviderHealth.Unhealthy || ranked.Provider is not ICommandRecordStore || !Path.IsPathRooted(ranked.Provider.Location)
+                || !Directory.Exists(ranked.Provider.Location))
+            {
+                continue;
+            }
+            var dir = Path.Combine(ranked.Provider.Location, "capture");
+            try
+            {
+                Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                return dir;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _logger.LogDebug("Capture directory {Dir} unusable: {Error}", dir, ex.Message);
+            }
+        }
+        return null;
+    }
+
+    private CommandRecord Register(CommandSpec spec, OutputLog log, DateTimeOffset startedAt)
+    {
+        var record = new CommandRecord(spec, log, startedAt);
+        if (!_commands.TryAdd(spec.Id, record))
+        {
+            throw new InvalidOperationException($"command id {spec.Id} is already in use");
+        }
+        if (_journal is { } journal)
+        {
+            // The record is written once the process is known (with its pid, for a later re-adoption), off the request's path.
+            record.StartedReported += r => journal.Save(r);
+            // A failover copy finished after the command did: the record must name the sink that holds the bytes now.
+            log.SegmentsMoved += () =>
+            {
+                if (!record.Running)
+                {
+                    journal.Save(record);
+                }
+            };
+        }
         return record;
     }
 
@@ -114,6 +183,8 @@ public sealed class CommandService
             _logger.LogError(ex, "Executor {Executor} failed on command {Id}", runnerName, record.Id);
         }
         record.Finish(exit, _time.GetUtcNow(), startFailed);
+        // After Finish: the client's final event does not wait for the record (a crash in between reports the command lost).
+        _journal?.Save(record);
         _logger.LogDebug("Command {Id} finished: exit {Exit}", record.Id, exit.ExitCode);
         CommandFinished?.Invoke(record);
         return exit;
@@ -128,8 +199,15 @@ public sealed class CommandService
         if (_commands.TryGetValue(id, out var record) && !record.Running && _commands.TryRemove(id, out _))
         {
             record.Log.Delete();
+            _journal?.Delete(record);
             return true;
         }
         return false;
     }
+
+    /// <summary>Registers a command re-indexed from its durable record at start-up.</summary>
+    internal void Restore(CommandRecord record) => _commands.TryAdd(record.Id, record);
+
+    /// <summary>Records that a finished command's output was deleted (retention), so a restart does not count it as lost.</summary>
+    public void OutputDeleted(CommandRecord record) => _journal?.Save(record);
 }

@@ -1,17 +1,9 @@
 using System.Buffers;
 using System.Collections.Immutable;
-using System.Threading.Channels;
 using Execd.Core.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Execd.Core.Commands;
-
-/// <summary>One item a live reader receives: a chunk of output, or a keep-alive tick.</summary>
-public readonly record struct OutputChunk(OutputStream Stream, ReadOnlyMemory<byte> Data)
-{
-    public static OutputChunk Tick => default;
-    public bool IsTick => Stream == 0;
-}
 
 /// <summary>
 /// A command's output: an ordered byte log with absolute offsets, stored on the best-ranked storage
@@ -41,14 +33,18 @@ public sealed class OutputLog : IOutputWriter
     private readonly OutputCaps _caps;
     private readonly object _gate = new();
     private readonly List<Segment> _segments = [];
-    private readonly List<string> _providers = [];
-    private ImmutableArray<Channel<OutputChunk>> _readers = [];
+    private ImmutableArray<OutputReader> _readers = [];
+    // Where each run of one stream starts: (offset << 1) | 1 for stderr; a new entry only when the stream changes.
+    private readonly List<long> _runs = [];
     private long _length;
     private long _unstored;   // bytes no provider could take, or that could not be carried over
     private long _dropped;    // bytes the per-command cap dropped
     private long _nextOpenAttempt;
-    private bool _completed;
-    private bool _deleted;
+    private volatile bool _completed;
+    private volatile bool _deleted;
+    private volatile string? _provider;
+    private ImmutableArray<string> _providerHistory = [];
+    private Task _moves = Task.CompletedTask;   // failover copies in flight (chained), for tests and shutdown
 
     public OutputLog(string commandId, StorageRanking storage, ILogger logger) : this(commandId, storage, logger, OutputCaps.None)
     {
@@ -66,29 +62,69 @@ public sealed class OutputLog : IOutputWriter
         }
     }
 
+    /// <summary>A log re-indexed from a durable record: complete, its segments reopened from storage.</summary>
+    internal OutputLog(string commandId, StorageRanking storage, ILogger logger, IEnumerable<(IOutputSink Sink, long Start)> segments,
+        long length, long unstored, long dropped, IEnumerable<string> providers, IEnumerable<long> runs, bool deleted, bool completed = true)
+    {
+        _commandId = commandId;
+        _storage = storage;
+        _logger = logger;
+        _caps = OutputCaps.None;
+        foreach (var (sink, start) in segments)
+        {
+            _segments.Add(new Segment(sink, start) { Sealed = true });
+        }
+        _length = length;
+        _unstored = unstored;
+        _dropped = dropped;
+        _providerHistory = [.. providers];
+        _runs.AddRange(runs);
+        _deleted = deleted;
+        // A re-adopted command's log stays open (its reopened segments are sealed: new output, if any, starts a new one).
+        _completed = completed;
+        PublishProvider();
+    }
+
+    /// <summary>One stored range of the log, for the durable record: the provider, the sink's key there, where it starts and its length.</summary>
+    public sealed record StoredSegment(string Provider, string? Key, long Start, long Length);
+
+    /// <summary>The segments held now, oldest first.</summary>
+    public IReadOnlyList<StoredSegment> StoredSegments
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _segments.Select(s => new StoredSegment(s.Sink.Provider.Name, s.Sink.Key, s.Start, s.Sink.Length))];
+            }
+        }
+    }
+
     private sealed class Segment(IOutputSink sink, long start)
     {
         public IOutputSink Sink { get; set; } = sink;
         public long Start { get; set; } = start;
-        /// <summary>No more appends: rolled over (cap), or its sink failed and nothing could take over.</summary>
+        /// <summary>No more appends: rolled over (cap), or its sink failed.</summary>
         public bool Sealed { get; set; }
+        /// <summary>Its sink failed and a copy to another provider is under way (off the lock).</summary>
+        public bool Moving { get; set; }
         public long End => Start + Sink.Length;
     }
 
     /// <summary>Total bytes written (the absolute end offset).</summary>
-    public long Length { get { lock (_gate) { return _length; } } }
+    public long Length => Interlocked.Read(ref _length);
 
     /// <summary>The provider holding the newest output now, or null if none does.</summary>
-    public string? Provider { get { lock (_gate) { return _segments.Count == 0 ? null : _segments[^1].Sink.Provider.Name; } } }
+    public string? Provider => _provider;
 
     /// <summary>Every provider that held this log, in order; more than one means it moved.</summary>
-    public IReadOnlyList<string> ProviderHistory { get { lock (_gate) { return [.. _providers]; } } }
+    public IReadOnlyList<string> ProviderHistory => _providerHistory;
 
     /// <summary>Bytes that could not be stored anywhere (still streamed live); they read as NUL.</summary>
-    public long UnstoredBytes { get { lock (_gate) { return _unstored; } } }
+    public long UnstoredBytes => Interlocked.Read(ref _unstored);
 
     /// <summary>Bytes the per-command cap dropped from the middle; they read as NUL.</summary>
-    public long DroppedBytes { get { lock (_gate) { return _dropped; } } }
+    public long DroppedBytes => Interlocked.Read(ref _dropped);
 
     /// <summary>Bytes currently stored on providers for this log.</summary>
     public long StoredBytes { get { lock (_gate) { return _segments.Sum(s => s.Sink.Length); } } }
@@ -96,89 +132,128 @@ public sealed class OutputLog : IOutputWriter
     /// <summary>Offset of the first byte that can still be read.</summary>
     public long FirstReadableOffset { get { lock (_gate) { return _segments.Count == 0 ? _length : _segments[0].Start; } } }
 
-    public bool IsCompleted { get { lock (_gate) { return _completed; } } }
+    public bool IsCompleted => _completed;
 
     /// <summary>Whether the stored output was deleted (retention).</summary>
-    public bool IsDeleted { get { lock (_gate) { return _deleted; } } }
+    public bool IsDeleted => _deleted;
 
-    /// <summary>Adds a live reader that receives every chunk written from now on. Capacity bounds memory; a full reader applies back-pressure.</summary>
-    public ChannelReader<OutputChunk> Subscribe(int capacity = 256)
+    /// <summary>
+    /// Adds a reader that receives every byte from <paramref name="from"/> on (0: everything), live while it keeps up and
+    /// from storage when it falls behind. Dispose it when done.
+    /// </summary>
+    public OutputReader Subscribe(long from = 0)
     {
-        var channel = Channel.CreateBounded<OutputChunk>(new BoundedChannelOptions(capacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        OutputReader reader;
         lock (_gate)
         {
-            if (_completed)
+            reader = new OutputReader(this, Math.Max(0, from), _length);
+            if (!_completed)
             {
-                channel.Writer.TryComplete();
-            }
-            else
-            {
-                _readers = _readers.Add(channel);
+                _readers = _readers.Add(reader);
             }
         }
-        return channel.Reader;
+        return reader;
     }
 
-    /// <summary>Removes a live reader (its client went away); writers waiting on it are released.</summary>
-    public void Unsubscribe(ChannelReader<OutputChunk> reader)
+    internal void Unsubscribe(OutputReader reader)
     {
         lock (_gate)
         {
-            var channel = _readers.FirstOrDefault(c => c.Reader == reader);
-            if (channel is null)
-            {
-                return;
-            }
-            _readers = _readers.Remove(channel);
-            channel.Writer.TryComplete();
+            _readers = _readers.Remove(reader);
         }
     }
 
-    /// <summary>Sends a keep-alive tick to one live reader, if it has room for it.</summary>
-    public void Tick(ChannelReader<OutputChunk> reader)
-    {
-        var channel = _readers.FirstOrDefault(c => c.Reader == reader);
-        channel?.Writer.TryWrite(OutputChunk.Tick);
-    }
-
-    public async ValueTask WriteAsync(OutputStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Appends a chunk. Never waits: the bytes are stored and offered to every reader (which queues a copy or, when
+    /// it has fallen behind, reads storage later). Storage failures are handled here and never thrown.
+    /// </summary>
+    public ValueTask WriteAsync(OutputStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         if (data.IsEmpty)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
-        ImmutableArray<Channel<OutputChunk>> readers;
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
         lock (_gate)
         {
-            Store(data.Span);
-            readers = _readers;
-        }
-        if (readers.IsEmpty)
-        {
-            return;
-        }
-        // Readers get copies of at most LiveChunk bytes: a bulk writer hands over up to 1 MiB at a time, and
-        // copies that large would each be a large-object-heap allocation (collected only with gen2).
-        while (!data.IsEmpty)
-        {
-            var piece = data[..Math.Min(LiveChunk, data.Length)];
-            data = data[piece.Length..];
-            var chunk = new OutputChunk(stream, piece.ToArray());
-            foreach (var reader in readers)
+            var offset = _length;
+            var run = (offset << 1) | (stream == OutputStream.Stderr ? 1L : 0L);
+            if (_runs.Count == 0 || (_runs[^1] & 1) != (run & 1))
             {
-                try
+                _runs.Add(run);
+            }
+            Store(data.Span);
+            // Readers get copies of at most LiveChunk bytes: a bulk writer hands over up to 1 MiB at a time, and
+            // copies that large would each be a large-object-heap allocation (collected only with gen2).
+            foreach (var reader in _readers)
+            {
+                for (var at = 0; at < data.Length; at += LiveChunk)
                 {
-                    await reader.Writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
-                }
-                catch (ChannelClosedException)
-                {
-                    // The reader left; the bytes are in storage anyway.
+                    reader.Offer(stream, offset + at, data.Span.Slice(at, Math.Min(LiveChunk, data.Length - at)));
                 }
             }
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Which stream wrote the byte at <paramref name="offset"/>, and where that stream's run ends.</summary>
+    public (OutputStream Stream, long RunEnd) StreamAt(long offset)
+    {
+        lock (_gate)
+        {
+            // The last run starting at or before offset.
+            int lo = 0, hi = _runs.Count - 1, found = -1;
+            while (lo <= hi)
+            {
+                var mid = (lo + hi) >>> 1;
+                if (_runs[mid] >> 1 <= offset)
+                {
+                    found = mid;
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid - 1;
+                }
+            }
+            var stream = found >= 0 && (_runs[found] & 1) == 1 ? OutputStream.Stderr : OutputStream.Stdout;
+            var end = found + 1 < _runs.Count ? _runs[found + 1] >> 1 : long.MaxValue;
+            return (stream, end);
+        }
+    }
+
+    /// <summary>The stream runs: start offsets with the stream in the lowest bit (1 = stderr); persisted with the record.</summary>
+    public long[] Runs
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _runs];
+            }
+        }
+    }
+
+    /// <summary><paramref name="offset"/> if the log holds that byte, else the next offset it holds (or <see cref="Length"/>).</summary>
+    public long NextHeldOffset(long offset)
+    {
+        lock (_gate)
+        {
+            foreach (var segment in _segments)
+            {
+                if (offset < segment.Start)
+                {
+                    return segment.Start;
+                }
+                if (offset < segment.End)
+                {
+                    return offset;
+                }
+            }
+            return Math.Max(offset, _length);
         }
     }
 
@@ -191,14 +266,14 @@ public sealed class OutputLog : IOutputWriter
             {
                 return;
             }
-            _completed = true;
             if (Active() is { } active)
             {
                 Seal(active);
             }
+            _completed = true;
             foreach (var r in _readers)
             {
-                r.Writer.TryComplete();
+                r.Wake();
             }
             _readers = [];
         }
@@ -236,6 +311,14 @@ public sealed class OutputLog : IOutputWriter
                     var want = (int)Math.Min(buffer.Length, segment.End - readFrom);
                     return segment.Sink.Read(readFrom - segment.Start, buffer[..want]);
                 }
+                catch (Exception ex) when (segment.Moving)
+                {
+                    // The background copy reads the same failed sink: what it cannot read is lost there too.
+                    _logger.LogDebug("Output of {Id}: reading a sink being moved failed: {Error}", _commandId, ex.Message);
+                    var n = (int)Math.Min(buffer.Length, segment.End - readFrom);
+                    buffer[..n].Clear();
+                    return n;
+                }
                 catch (Exception ex)
                 {
                     _storage.ReportFailure(segment.Sink.Provider, ex);
@@ -257,8 +340,12 @@ public sealed class OutputLog : IOutputWriter
                 DeleteSink(segment.Sink);
             }
             _segments.Clear();
+            PublishProvider();
         }
     }
+
+    // Status reads the provider without taking the lock (it never waits on a write or a failover).
+    private void PublishProvider() => _provider = _segments.Count == 0 ? null : _segments[^1].Sink.Provider.Name;
 
     private Segment? Active() => _segments.Count > 0 && !_segments[^1].Sealed ? _segments[^1] : null;
 
@@ -315,8 +402,126 @@ public sealed class OutputLog : IOutputWriter
         catch (Exception ex)
         {
             _storage.ReportFailure(segment.Sink.Provider, ex);
-            MoveSegment(segment, data, ex);
+            FailOver(segment, data, ex);
         }
+    }
+
+    /// <summary>Completes when every failover copy started so far has finished (swapped in or given up).</summary>
+    internal Task MovesCompleted { get { lock (_gate) { return _moves; } } }
+
+    /// <summary>
+    /// The writer's sink failed: new output goes on at once in a new segment on the best other provider, and what the failed
+    /// sink still reads back is copied to another provider in the background (<see cref="CopyOff"/>). Nothing here waits for
+    /// a copy of up to the per-command cap: status, logs, retention and the writer take the lock only briefly.
+    /// </summary>
+    private void FailOver(Segment segment, ReadOnlySpan<byte> pending, Exception cause)
+    {
+        var failed = segment.Sink;
+        segment.Sealed = true;
+        var next = OpenOnBest(failed.Provider, null, pending);
+        if (failed.Length == 0)
+        {
+            _segments.Remove(segment);
+            DeleteSink(failed);
+        }
+        else
+        {
+            StartCopy(segment);
+        }
+        if (next is null)
+        {
+            _unstored += pending.Length;
+            PublishProvider();
+            _logger.LogError("Output of {Id}: no storage provider can take it after {Provider} failed ({Error}); output is streamed but not stored",
+                _commandId, failed.Provider.Name, cause.Message);
+            return;
+        }
+        _segments.Add(new Segment(next, _length));
+        PublishProvider();
+        _logger.LogWarning("Output of {Id} goes on on {To} at offset {Offset} after {From} failed ({Error})",
+            _commandId, next.Provider.Name, _length, failed.Provider.Name, cause.Message);
+    }
+
+    /// <summary>Under the lock: queues the background copy of a sealed segment whose sink failed.</summary>
+    private void StartCopy(Segment segment)
+    {
+        var failed = segment.Sink;
+        segment.Moving = true;
+        var previous = _moves;
+        _moves = Task.Run(async () =>
+        {
+            await previous.ConfigureAwait(false);
+            if (CopyOff(segment, failed))
+            {
+                SegmentsMoved?.Invoke();
+            }
+        });
+    }
+
+    /// <summary>Raised (off the lock) after a background copy replaced a failed sink: the durable record names the new one.</summary>
+    public event Action? SegmentsMoved;
+
+    /// <summary>
+    /// Off the lock: copies what <paramref name="failed"/> (sealed, so no longer growing) still reads back to the best other
+    /// provider, then swaps the copy in under the lock — unless the segment was dropped or deleted meanwhile. If no provider
+    /// takes the copy, the failed sink is kept: what it still reads stays readable.
+    /// </summary>
+    private bool CopyOff(Segment segment, IOutputSink failed)
+    {
+        long start;
+        lock (_gate)
+        {
+            start = segment.Start;
+        }
+        foreach (var ranked in _storage.Current)
+        {
+            if (ranked.Provider == failed.Provider)
+            {
+                continue;
+            }
+            IOutputSink? copy = null;
+            try
+            {
+                copy = ranked.Provider.Open(_commandId);
+                var (newStart, lost) = CopyInto(failed, start, copy);
+                copy.Complete();
+                lock (_gate)
+                {
+                    segment.Moving = false;
+                    if (_deleted || !_segments.Contains(segment) || segment.Sink != failed)
+                    {
+                        DeleteSink(copy);   // dropped by the cap, deleted by retention, or moved by a failed read meanwhile
+                        return false;
+                    }
+                    segment.Sink = copy;
+                    segment.Start = newStart;
+                    _unstored += lost;
+                    if (!_providerHistory.Contains(ranked.Provider.Name))
+                    {
+                        _providerHistory = _providerHistory.Add(ranked.Provider.Name);
+                    }
+                    DeleteSink(failed);
+                }
+                _logger.LogWarning("Output of {Id}: {Bytes} bytes moved from {From} to {To} in the background ({Lost} lost)",
+                    _commandId, failed.Length, failed.Provider.Name, ranked.Provider.Name, lost);
+                return true;
+            }
+            catch (Exception ex)
+            {
+                _storage.ReportFailure(ranked.Provider, ex);
+                if (copy is not null)
+                {
+                    DeleteSink(copy);
+                }
+            }
+        }
+        lock (_gate)
+        {
+            segment.Moving = false;
+        }
+        _logger.LogError("Output of {Id}: no provider could take a copy of {Bytes} bytes from {Provider}; they stay readable there as far as it reads",
+            _commandId, failed.Length, failed.Provider.Name);
+        return false;
     }
 
     /// <summary>Deletes the oldest tail segments while the tail holds more than the cap allows.</summary>
@@ -330,6 +535,7 @@ public sealed class OutputLog : IOutputWriter
             held -= oldest.Sink.Length;
             _dropped += oldest.Sink.Length;
             _segments.Remove(oldest);
+            PublishProvider();
             DeleteSink(oldest.Sink);
         }
     }
@@ -343,9 +549,12 @@ public sealed class OutputLog : IOutputWriter
         }
         catch (Exception ex)
         {
+            // Finished output that could not be made durable: copied to another provider off the lock, like a failed append.
             _storage.ReportFailure(segment.Sink.Provider, ex);
-            MoveSegment(segment, ReadOnlySpan<byte>.Empty, ex);
-            segment.Sealed = true;
+            if (!segment.Moving)
+            {
+                StartCopy(segment);
+            }
         }
     }
 
@@ -365,6 +574,7 @@ public sealed class OutputLog : IOutputWriter
         }
         var segment = new Segment(sink, _length);
         _segments.Add(segment);
+        PublishProvider();
         return segment;
     }
 
@@ -384,6 +594,7 @@ public sealed class OutputLog : IOutputWriter
             if (failed.Length == 0)
             {
                 _segments.Remove(segment);
+                PublishProvider();
                 DeleteSink(failed);
             }
             _logger.LogError("Output of {Id}: no storage provider can take it after {Provider} failed ({Error}); output is streamed but not stored",
@@ -391,6 +602,7 @@ public sealed class OutputLog : IOutputWriter
             return;
         }
         segment.Sink = next;
+        PublishProvider();
         DeleteSink(failed);
         _logger.LogWarning("Output of {Id} moved from {From} to {To} at offset {Offset} ({Error})",
             _commandId, failed.Provider.Name, next.Provider.Name, segment.Start, cause.Message);
@@ -414,16 +626,16 @@ public sealed class OutputLog : IOutputWriter
             try
             {
                 sink = provider.Open(_commandId);
-                var (start, lost) = from is null ? (_length, 0L) : CopyInto(from, sink);
+                var (start, lost) = from is null ? (_length, 0L) : CopyInto(from.Sink, from.Start, sink);
                 sink.Append(pending);
                 if (from is not null)
                 {
                     from.Start = start;
                     _unstored += lost;
                 }
-                if (_providers.Count == 0 || _providers[^1] != provider.Name)
+                if (_providerHistory.IsEmpty || _providerHistory[^1] != provider.Name)
                 {
-                    _providers.Add(provider.Name);
+                    _providerHistory = _providerHistory.Add(provider.Name);
                 }
                 return sink;
             }
@@ -445,9 +657,8 @@ public sealed class OutputLog : IOutputWriter
     /// Partly readable: the unreadable rest is written as NUL so offsets stay true. Failures of
     /// <paramref name="to"/> propagate (that provider failed too).
     /// </summary>
-    private (long Start, long Lost) CopyInto(Segment from, IOutputSink to)
+    private (long Start, long Lost) CopyInto(IOutputSink failed, long fromStart, IOutputSink to)
     {
-        var failed = from.Sink;
         var stored = failed.Length;
         var buffer = ArrayPool<byte>.Shared.Rent(CopyBlock);
         try
@@ -476,7 +687,7 @@ public sealed class OutputLog : IOutputWriter
             var lost = stored - position;
             if (position == 0)
             {
-                return (from.Start + stored, lost);
+                return (fromStart + stored, lost);
             }
             buffer.AsSpan(0, CopyBlock).Clear();
             while (position < stored)
@@ -485,7 +696,7 @@ public sealed class OutputLog : IOutputWriter
                 to.Append(buffer.AsSpan(0, n));
                 position += n;
             }
-            return (from.Start, lost);
+            return (fromStart, lost);
         }
         finally
         {

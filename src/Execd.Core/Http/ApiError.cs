@@ -15,6 +15,8 @@ public static class ApiError
     public const string RuntimeError = "RUNTIME_ERROR";
     public const string ContextNotFound = "CONTEXT_NOT_FOUND";
     public const string NotFound = "NOT_FOUND";
+    public const string InvalidCursor = "INVALID_CURSOR";
+    public const string OutputGone = "OUTPUT_GONE";
 
     private const string ContentType = "application/json; charset=utf-8";
 

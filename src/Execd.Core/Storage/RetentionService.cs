@@ -58,6 +58,7 @@ public sealed class RetentionService : BackgroundService
             if (now - record.FinishedAt!.Value >= _options.FinishedOutputTtl && !record.Log.IsDeleted)
             {
                 record.Log.Delete();
+                _commands.OutputDeleted(record);
                 expired++;
             }
         }
@@ -73,6 +74,7 @@ public sealed class RetentionService : BackgroundService
             if (held > 0)
             {
                 record.Log.Delete();
+                _commands.OutputDeleted(record);
                 total -= held;
                 evicted++;
             }

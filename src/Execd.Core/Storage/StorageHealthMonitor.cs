@@ -13,7 +13,8 @@ namespace Execd.Core.Storage;
 /// </summary>
 public sealed class StorageHealthMonitor : BackgroundService
 {
-    private readonly HealthCheckService _checks;
+    private readonly IServiceProvider _services;
+    private readonly IReadOnlyList<HealthCheckRegistration> _registrations;
     private readonly StorageRanking _ranking;
     private readonly StorageOptions _options;
     private readonly TimeProvider _time;
@@ -21,10 +22,11 @@ public sealed class StorageHealthMonitor : BackgroundService
     private readonly WakeSignal _wake = new();
     private volatile HealthReport? _report;
 
-    public StorageHealthMonitor(HealthCheckService checks, StorageRanking ranking, IOptions<StorageOptions> options, TimeProvider time,
-        ILogger<StorageHealthMonitor> logger)
+    public StorageHealthMonitor(IServiceProvider services, IOptions<HealthCheckServiceOptions> checks, StorageRanking ranking, IOptions<StorageOptions> options,
+        TimeProvider time, ILogger<StorageHealthMonitor> logger)
     {
-        _checks = checks;
+        _services = services;
+        _registrations = [.. checks.Value.Registrations];
         _ranking = ranking;
         _options = options.Value;
         _time = time;
@@ -56,36 +58,69 @@ public sealed class StorageHealthMonitor : BackgroundService
         }
     }
 
-    /// <summary>Runs every check once and publishes the result.</summary>
+    /// <summary>
+    /// Runs every check once, each on its own with its own timeout (the registration's, else <see cref="StorageOptions.HealthOptions.Timeout"/>),
+    /// so a check that hangs — even one that ignores cancellation — counts as failed and delays neither the others nor start-up.
+    /// </summary>
     public async Task EvaluateAsync(CancellationToken cancellationToken)
     {
-        HealthReport report;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        HealthReportEntry[] entries;
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_options.Health.Timeout);
-            report = await _checks.CheckHealthAsync(timeout.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            _logger.LogWarning("Health checks took longer than {Timeout}", _options.Health.Timeout);
-            return;
+            entries = await Task.WhenAll(_registrations.Select(r => RunAsync(r, cancellationToken)));
         }
         catch (OperationCanceledException)
         {
             return;
         }
+        var report = new HealthReport(_registrations.Select((r, i) => (r.Name, Entry: entries[i])).ToDictionary(e => e.Name, e => e.Entry),
+            System.Diagnostics.Stopwatch.GetElapsedTime(started));
         var now = _time.GetUtcNow();
         _report = report;
         LastEvaluatedAt = now;
         _ranking.Publish(now, _ranking.Providers.Select(p => Rank(p, report)));
     }
 
+    private async Task<HealthReportEntry> RunAsync(HealthCheckRegistration registration, CancellationToken stopping)
+    {
+        var timeout = registration.Timeout > TimeSpan.Zero && registration.Timeout != System.Threading.Timeout.InfiniteTimeSpan
+            ? registration.Timeout
+            : _options.Health.Timeout;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        cancel.CancelAfter(timeout);
+        // On the thread pool: a check that blocks synchronously must not block this loop either.
+        var check = Task.Run(async () =>
+        {
+            var instance = registration.Factory(_services);
+            return await instance.CheckHealthAsync(new HealthCheckContext { Registration = registration }, cancel.Token);
+        }, CancellationToken.None);
+        try
+        {
+            var result = await check.WaitAsync(timeout, stopping);
+            return new HealthReportEntry(result.Status, result.Description, System.Diagnostics.Stopwatch.GetElapsedTime(started), result.Exception,
+                result.Data, registration.Tags);
+        }
+        catch (Exception ex) when (!stopping.IsCancellationRequested)
+        {
+            var timedOut = ex is TimeoutException or OperationCanceledException;
+            if (timedOut)
+            {
+                _logger.LogWarning("Health check {Name} took longer than {Timeout}", registration.Name, timeout);
+            }
+            var description = timedOut ? $"health check timed out after {timeout.TotalSeconds:0.###} s" : $"health check failed: {ex.Message}";
+            return new HealthReportEntry(registration.FailureStatus, description, System.Diagnostics.Stopwatch.GetElapsedTime(started), timedOut ? null : ex,
+                null, registration.Tags);
+        }
+    }
+
     private static RankedProvider Rank(IOutputStorageProvider provider, HealthReport report)
     {
         if (!report.Entries.TryGetValue(provider.Name, out var entry))
         {
-            return new RankedProvider(provider, ProviderHealth.Healthy, "no health check registered");
+            // Unchecked is not known to be healthy: below every checked provider that is not unhealthy (see StorageRanking).
+            return new RankedProvider(provider, ProviderHealth.Degraded, "no health check registered", Checked: false);
         }
         var health = entry.Status switch
         {

@@ -12,6 +12,18 @@ public sealed class StorageOptions
     /// <summary><c>Storage:Output</c>.</summary>
     public OutputOptions Output { get; set; } = new();
 
+    /// <summary><c>Storage:Durability</c>.</summary>
+    public DurabilityOptions Durability { get; set; } = new();
+
+    public sealed class DurabilityOptions
+    {
+        /// <summary>Keep each command's record beside its output, and re-index finished commands at start-up.</summary>
+        public bool Enabled { get; set; } = true;
+
+        /// <summary>Flush finished output and records to the device (fsync); off trades power-cut safety for speed.</summary>
+        public bool Fsync { get; set; } = true;
+    }
+
     public sealed class HealthOptions
     {
         /// <summary>How often every health check runs (also right after a provider fails).</summary>

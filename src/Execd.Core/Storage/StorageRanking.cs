@@ -90,14 +90,16 @@ public sealed class StorageRanking
     }
 
     private ImmutableArray<RankedProvider> Rank(IEnumerable<RankedProvider> providers) =>
-        [.. providers.OrderBy(p => p.Health).ThenBy(p => _order.GetValueOrDefault(p.Provider, (StoragePriorities.OtherKindDefault, int.MaxValue)))
+        [.. providers.OrderBy(p => p.Health).ThenBy(p => p.Checked ? 0 : 1)
+            .ThenBy(p => _order.GetValueOrDefault(p.Provider, (StoragePriorities.OtherKindDefault, int.MaxValue)))
             .ThenBy(p => p.Provider.Name, StringComparer.Ordinal)];
 }
 
 public enum ProviderHealth { Healthy = 0, Degraded = 1, Unhealthy = 2 }
 
 /// <summary>One provider's place in the ranking: its health, why, and how many bytes it can still take (when known).</summary>
-public sealed record RankedProvider(IOutputStorageProvider Provider, ProviderHealth Health, string Reason, long? FreeBytes = null);
+/// <param name="Checked">False when the provider has no health check: it then ranks after checked providers of its health.</param>
+public sealed record RankedProvider(IOutputStorageProvider Provider, ProviderHealth Health, string Reason, long? FreeBytes = null, bool Checked = true);
 
 /// <summary>An immutable ranking; <see cref="EvaluatedAt"/> is null until the first health evaluation.</summary>
 public sealed record StorageSnapshot(DateTimeOffset? EvaluatedAt, ImmutableArray<RankedProvider> Providers);

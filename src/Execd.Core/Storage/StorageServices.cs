@@ -23,6 +23,11 @@ public static class StorageServices
         services.AddHealthChecks().AddCheck<PluginHealthCheck>(PluginHealthCheck.Name, tags: ["plugins"]);
         services.AddSingleton<StorageHealthMonitor>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageHealthMonitor>());
+        services.AddSingleton<CommandJournal>();
+        // After the monitor: re-indexing reads the first real ranking, and finishes before the first request is served.
+        services.AddSingleton<CommandReindexer>();
+        services.AddHostedService(sp => sp.GetRequiredService<CommandReindexer>());
+        services.AddHostedService<Commands.IdleMemoryTrimmer>();
         services.AddSingleton<RetentionService>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
         return services;

@@ -217,8 +217,8 @@ public static class CodeApi
             logger.LogInformation("Rejected POST /code: {Reason}", invalid);
             return ApiError.Of(400, ApiError.InvalidRequestBody, invalid);
         }
-        ChannelSubscription? live = null;
-        var record = commands.Start(spec!, timeout, r => live = new ChannelSubscription(r.Log));
+        Execd.Core.Commands.OutputReader? live = null;
+        var record = commands.Start(spec!, timeout, r => live = r.Log.Subscribe());
         http.Response.Headers[SessionsApi.CommandIdHeader] = record.Id;
         EventStreamWriter.SetHeaders(http.Response);
         var events = new EventStreamWriter(http.Response.BodyWriter, options.Value.RawFraming, time);

@@ -20,7 +20,7 @@ public static partial class CommandsApi
     /// The one lookup of a command id for status, logs and interrupt: a malformed id (path characters) is 400, an
     /// unknown one 404; null when found.
     /// </summary>
-    private static IResult? Find(string id, CommandService commands, string notFound, out CommandRecord record)
+    internal static IResult? Find(string id, CommandService commands, string notFound, out CommandRecord record)
     {
         record = null!;
         if (!IdPattern().IsMatch(id))
@@ -75,18 +75,18 @@ public static partial class CommandsApi
             return ApiError.Of(400, ApiError.InvalidRequestBody, message);
         }
 
-        ChannelSubscription? live = null;
+        OutputReader? live = null;
         var record = commands.Start(spec, timeout, r =>
         {
             if (!spec.Background)
             {
-                live = new ChannelSubscription(r.Log);
+                live = r.Log.Subscribe();
             }
         });
         logger.LogInformation("Command {Id} started ({Mode}, executor {Executor})", record.Id, spec.Background ? "background" : "foreground", spec.Executor);
 
         EventStreamWriter.SetHeaders(http.Response);
-        var events = new EventStreamWriter(http.Response.BodyWriter, options.Value.RawFraming, time);
+        var events = EventStreamWriter.For(http, options.Value.RawFraming, time);
         var aborted = http.RequestAborted;
         if (spec.Background)
         {
@@ -138,6 +138,7 @@ public static partial class CommandsApi
             Error = exit?.Error,
             StartedAt = Rfc3339(r.StartedAt),
             FinishedAt = r.FinishedAt is { } f ? Rfc3339(f) : null,
+            State = r.State.ToString().ToLowerInvariant(),
             Executor = r.Spec.Executor,
             Background = r.Spec.Background,
             OutputBytes = r.Log.Length,

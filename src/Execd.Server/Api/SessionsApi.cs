@@ -105,13 +105,13 @@ public static class SessionsApi
         }
 
         var timeout = request.Timeout is > 0 ? TimeSpan.FromMilliseconds(request.Timeout.Value) : DefaultRunTimeout;
-        ChannelSubscription? live = null;
-        var record = sessions.Run(entry, request.Command!, directory, timeout, r => live = new ChannelSubscription(r.Log));
+        Execd.Core.Commands.OutputReader? live = null;
+        var record = sessions.Run(entry, request.Command!, directory, timeout, r => live = r.Log.Subscribe());
         logger.LogInformation("Session {Session}: run {Id} started", id, record.Id);
 
         http.Response.Headers[CommandIdHeader] = record.Id;
         EventStreamWriter.SetHeaders(http.Response);
-        var events = new EventStreamWriter(http.Response.BodyWriter, options.Value.RawFraming, time);
+        var events = EventStreamWriter.For(http, options.Value.RawFraming, time);
         // A disconnect leaves the run going (it stays in /command/status and can be interrupted by its id);
         // the session keeps its state.
         await CommandEventStream.ForegroundAsync(record, live!, events, time, http.RequestAborted, initText: id);

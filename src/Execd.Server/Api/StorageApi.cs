@@ -14,7 +14,7 @@ public static class StorageApi
         return app;
     }
 
-    private static IResult Storage(StorageRanking ranking, CommandService commands)
+    private static IResult Storage(StorageRanking ranking, CommandService commands, CommandReindexer reindexer)
     {
         var snapshot = ranking.Snapshot;
         // Commands held per provider: where each command's newest output lives now.
@@ -22,12 +22,20 @@ public static class StorageApi
         var providers = snapshot.Providers.Select((p, i) => new StorageProviderResponse(
             i + 1, p.Provider.Name, p.Provider.Kind, p.Provider.Location, p.Health.ToString(), p.Reason,
             p.FreeBytes ?? 0, p.Provider.BytesHeld, held.GetValueOrDefault(p.Provider.Name))).ToArray();
-        return TypedResults.Json(new StorageResponse(snapshot.EvaluatedAt is { } at ? CommandsApi.Rfc3339(at) : null, providers),
+        var report = reindexer.LastReport;
+        var reindex = report is null ? null : new ReindexResponse(report.Restored, report.Lost, report.Swept, Math.Round(report.Elapsed.TotalMilliseconds, 3),
+            [.. report.Damaged.Select(d => new DamagedRecordResponse(d.Provider, d.CommandId, d.Reason))], report.Adopted);
+        return TypedResults.Json(new StorageResponse(snapshot.EvaluatedAt is { } at ? CommandsApi.Rfc3339(at) : null, providers, reindex),
             StorageJson.Default.StorageResponse, contentType: "application/json; charset=utf-8");
     }
 }
 
-public sealed record StorageResponse(string? EvaluatedAt, IReadOnlyList<StorageProviderResponse> Providers);
+public sealed record StorageResponse(string? EvaluatedAt, IReadOnlyList<StorageProviderResponse> Providers, ReindexResponse? Reindex);
+
+/// <summary>What start-up re-indexing found: commands restored (of which lost), files swept, records damaged.</summary>
+public sealed record ReindexResponse(int Restored, int Lost, int Swept, double ElapsedMs, IReadOnlyList<DamagedRecordResponse> DamagedRecords, int Adopted);
+
+public sealed record DamagedRecordResponse(string Provider, string CommandId, string Reason);
 
 public sealed record StorageProviderResponse(int Rank, string Name, string Kind, string Location, string Status, string Reason,
     long FreeBytes, long BytesHeld, int CommandsHeld);

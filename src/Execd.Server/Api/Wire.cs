@@ -39,6 +39,8 @@ public sealed class CommandStatusResponse
     public string? FinishedAt { get; init; }
 
     // Extensions (clients that do not know them ignore them).
+    /// <summary><c>running</c>, <c>finished</c>, or after a restart <c>lost</c> (was running when the daemon died) or <c>damaged</c> (record corrupted).</summary>
+    public string? State { get; init; }
     public string? Executor { get; init; }
     public bool Background { get; init; }
     public long OutputBytes { get; init; }

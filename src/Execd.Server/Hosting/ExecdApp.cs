@@ -113,6 +113,7 @@ public static class ExecdApp
 
         var services = builder.Services;
         services.Configure<ExecdOptions>(builder.Configuration.GetSection("Execd"));
+        services.Configure<Execd.Server.Streaming.StreamOptions>(builder.Configuration.GetSection("Execd:Streams"));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<EnvironmentBuilder>();
         services.AddSingleton(new UserDatabase());
@@ -120,6 +121,9 @@ public static class ExecdApp
         services.AddSingleton<StorageRanking>();
         services.AddSingleton<CommandService>();
         services.AddExecdStorage(builder.Configuration);
+        services.Configure<ShutdownOptions>(builder.Configuration.GetSection("Execd:Shutdown"));
+        // After the storage services: stopped first, so journals and providers are still there while commands are stopped.
+        services.AddHostedService<ShutdownPolicy>();
         services.Configure<Execd.Core.Sessions.SessionOptions>(builder.Configuration.GetSection("Execd:Sessions"));
         services.AddSingleton<Execd.Core.Sessions.SessionService>();
         services.Configure<Execd.Core.Terminals.TerminalOptions>(builder.Configuration.GetSection("Execd:Terminals"));
@@ -181,6 +185,7 @@ public static class ExecdApp
         app.UseWebSockets();
         app.MapAdmin();
         app.MapCommands();
+        app.MapCommandStream();
         app.MapCommandStdin();
         app.MapMetrics();
         app.MapStorage();

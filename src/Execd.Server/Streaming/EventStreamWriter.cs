@@ -35,13 +35,46 @@ public sealed class EventStreamWriter
     private readonly bool _raw;
     private readonly TimeProvider _time;
     private readonly Utf8JsonWriter _json;
+    private readonly TimeSpan _stallTimeout;
+    private readonly Action? _onStall;
+    private CancellationTokenSource? _stall;
 
-    public EventStreamWriter(PipeWriter pipe, bool raw, TimeProvider time)
+    /// <param name="pipe">The response body.</param>
+    /// <param name="raw">Upstream's bare framing instead of <c>data: </c> lines.</param>
+    /// <param name="time">Clock for timestamps.</param>
+    /// <param name="stallTimeout">A flush that makes no progress for this long is a stalled reader: <paramref name="onStall"/> runs
+    /// (it disconnects the client) and the flush throws <see cref="OperationCanceledException"/>. Infinite by default.</param>
+    /// <param name="onStall">What to do with a stalled reader.</param>
+    public EventStreamWriter(PipeWriter pipe, bool raw, TimeProvider time, TimeSpan? stallTimeout = null, Action? onStall = null)
     {
         _pipe = pipe;
         _raw = raw;
         _time = time;
         _json = new Utf8JsonWriter(pipe, Options);
+        _stallTimeout = stallTimeout ?? Timeout.InfiniteTimeSpan;
+        _onStall = onStall;
+    }
+
+    /// <summary>A writer on <paramref name="http"/>'s response that disconnects a reader stalled past <see cref="StreamOptions.StalledReaderTimeout"/>.</summary>
+    public static EventStreamWriter For(HttpContext http, bool raw, TimeProvider time)
+    {
+        var options = http.RequestServices.GetService<Microsoft.Extensions.Options.IOptions<StreamOptions>>()?.Value ?? new StreamOptions();
+        return new EventStreamWriter(http.Response.BodyWriter, raw, time, options.StalledReaderTimeout, http.Abort);
+    }
+
+    /// <summary>The SSE <c>id:</c> of the next event (SSE framing only; upstream's bare framing has no ids).</summary>
+    public void EventId(long offset)
+    {
+        if (_raw)
+        {
+            return;
+        }
+        var span = _pipe.GetSpan(32);
+        "id: "u8.CopyTo(span);
+        Utf8Formatter.TryFormat(offset, span[4..], out var written);
+        span[4 + written] = (byte)'\n';
+        _pipe.Advance(5 + written);
+        Unflushed += 5 + written;
     }
 
     public static void SetHeaders(HttpResponse response)
@@ -152,10 +185,33 @@ public sealed class EventStreamWriter
     /// <summary>Bytes written since the last flush: callers flush once this passes a bound, so a burst never piles up in memory.</summary>
     public long Unflushed { get; private set; }
 
-    public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken)
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
         Unflushed = 0;
-        return _pipe.FlushAsync(cancellationToken);
+        if (_stallTimeout == Timeout.InfiniteTimeSpan)
+        {
+            await _pipe.FlushAsync(cancellationToken);
+            return;
+        }
+        // One timer re-armed per flush (not a new token source per flush: this is the streaming hot path).
+        _stall ??= CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _stall.CancelAfter(_stallTimeout);
+        try
+        {
+            await _pipe.FlushAsync(_stall.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            _onStall?.Invoke();
+            throw;
+        }
+        finally
+        {
+            if (!_stall.IsCancellationRequested)
+            {
+                _stall.CancelAfter(Timeout.InfiniteTimeSpan);
+            }
+        }
     }
 
     private void Simple(string type, ReadOnlySpan<byte> text)

@@ -13,6 +13,8 @@ public sealed class FakeStorageProvider(string name, int priority = 0) : IOutput
     public bool FailOpen { get; set; }
     public bool FailAppend { get; set; }
     public bool FailRead { get; set; }
+    /// <summary>When set, sink reads wait for it (a slow device under a failover copy).</summary>
+    public ManualResetEventSlim? ReadGate { get; set; }
 
     public IOutputSink Open(string commandId)
     {
@@ -45,6 +47,7 @@ public sealed class FakeStorageProvider(string name, int priority = 0) : IOutput
 
         public int Read(long offset, Span<byte> buffer)
         {
+            provider.ReadGate?.Wait(TimeSpan.FromSeconds(30));
             if (provider.FailRead)
             {
                 throw new IOException($"{provider.Name}: read failed");

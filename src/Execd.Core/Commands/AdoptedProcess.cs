@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Execd.Core.Commands;
+
+/// <summary>
+/// A command process a previous daemon started and that still runs after a restart (issue 14 item 3, partly): the new daemon
+/// is not its parent, so it watches it through <c>/proc</c> (pid plus start time, so a recycled pid is never mistaken for it)
+/// and stops it by signalling its process group (executors start every command as its own session and group leader).
+/// Its exit status cannot be observed: only the parent can wait for it.
+/// </summary>
+internal static partial class AdoptedProcess
+{
+    private const int SIGTERM = 15;
+    private const int SIGKILL = 9;
+    private static readonly TimeSpan WatchEvery = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How long a TERM-ed re-adopted command gets before KILL (as the shell executor's grace).</summary>
+    internal static TimeSpan KillGrace { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The process's start time in clock ticks since boot (<c>/proc/PID/stat</c> field 22), or null if it is gone or a zombie.</summary>
+    public static long? StartTicks(int pid)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        // The command name (field 2) may contain spaces and parentheses: fields are counted after the last ')'.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        if (fields.Length < 20 || fields[0] is "Z" or "X")
+        {
+            return null;
+        }
+        return long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
+    }
+
+    /// <summary>Whether <paramref name="pid"/> is still the process that started at <paramref name="startTicks"/>.</summary>
+    public static bool IsAlive(int pid, long startTicks) => StartTicks(pid) == startTicks;
+
+    /// <summary>
+    /// Runs as the command's executor: reports the process, waits until it is gone, and on <paramref name="stop"/> sends TERM to its
+    /// process group, then KILL after <see cref="KillGrace"/>. The exit code is -1 with the reason (the status is not observable).
+    /// </summary>
+    public static async Task<CommandExit> WatchAsync(int pid, long startTicks, string? captureDirectory, string id, ICommandContext context,
+        CancellationToken stop)
+    {
+        context.ReportStarted(pid);
+        // The command's named FIFOs (see CommandSpec.CaptureDirectory): what it wrote while no daemon read is still in them.
+        var fifos = captureDirectory is null ? [] : new[] { (Path.Combine(captureDirectory, id + ".stdout"), OutputStream.Stdout),
+            (Path.Combine(captureDirectory, id + ".stderr"), OutputStream.Stderr) }.Where(f => File.Exists(f.Item1)).ToArray();
+        var pumps = fifos.Select(f => Task.Factory.StartNew(() => Pump(f.Item1, f.Item2, context.Output), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+        var stopping = false;
+        DateTime? killAt = null;
+        while (IsAlive(pid, startTicks))
+        {
+            if (stop.IsCancellationRequested && !stopping)
+            {
+                stopping = true;
+                Signal(pid, startTicks, SIGTERM);
+                killAt = DateTime.UtcNow + KillGrace;
+            }
+            if (killAt is { } at && DateTime.UtcNow >= at)
+            {
+                Signal(pid, startTicks, SIGKILL);
+                killAt = DateTime.UtcNow + KillGrace;
+            }
+            // Polling /proc is confined to re-adopted commands (rare): the hot path of commands this daemon starts never polls.
+            await Task.Delay(WatchEvery, CancellationToken.None).ConfigureAwait(false);
+        }
+        // EOF comes once every process holding the FIFO closed it; processes the command left behind may hold it for ever, so
+        // for re-adopted commands (only) the wait after the main process is gone is bounded.
+        await Task.WhenAny(Task.WhenAll(pumps), Task.Delay(DrainAfterExit)).ConfigureAwait(false);
+        foreach (var (path, _) in fifos)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return new CommandExit(-1, stopping
+            ? "stopped; re-adopted after a daemon restart, so its exit status is not observable (only its parent could wait for it)"
+            : "ended; re-adopted after a daemon restart, so its exit status is not observable (only its parent could wait for it)");
+    }
+
+    /// <summary>How long a re-adopted command's FIFOs are read after its main process is gone (leftover processes may hold them).</summary>
+    internal static TimeSpan DrainAfterExit { get; set; } = TimeSpan.FromSeconds(2);
+
+    private static void Pump(string path, OutputStream stream, IOutputWriter output)
+    {
+        try
+        {
+            // Opening for reading blocks only while no writer holds the FIFO; the command holds it read-write until it exits.
+            using var fifo = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+            var buffer = new byte[64 * 1024];
+            int n;
+            while ((n = fifo.Read(buffer)) > 0)
+            {
+                var write = output.WriteAsync(stream, buffer.AsMemory(0, n));
+                if (!write.IsCompletedSuccessfully)
+                {
+                    write.AsTask().GetAwaiter().GetResult();
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Gone with the command: nothing more to read.
+        }
+    }
+
+    private static void Signal(int pid, long startTicks, int signal)
+    {
+        // Checked just before: the group id is the command's pid, reused only once every member is gone.
+        if (IsAlive(pid, startTicks) && kill(-pid, signal) != 0)
+        {
+            _ = kill(pid, signal);
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+}

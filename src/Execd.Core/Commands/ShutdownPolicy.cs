@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Execd.Core.Commands;
+
+/// <summary>What a stopping daemon does with the commands still running (<c>Execd:Shutdown:RunningCommands</c>).</summary>
+public enum RunningCommandsOnShutdown
+{
+    /// <summary>Leave them running for the next daemon, which re-adopts those still alive (the default).</summary>
+    Keep,
+
+    /// <summary>Stop them (TERM, then KILL after the executor's grace) and record their real exit before the daemon exits.</summary>
+    Kill,
+}
+
+/// <summary>Configuration section <c>Execd:Shutdown</c>.</summary>
+public sealed class ShutdownOptions
+{
+    public RunningCommandsOnShutdown RunningCommands { get; set; } = RunningCommandsOnShutdown.Keep;
+}
+
+/// <summary>
+/// On a planned stop (SIGTERM) with <see cref="RunningCommandsOnShutdown.Kill"/>: stops every running command and waits (within the
+/// host's shutdown timeout) until each has finished and its durable record says so, so the next daemon reports real exit codes.
+/// With <see cref="RunningCommandsOnShutdown.Keep"/> it does nothing: the commands run on (each is its own session) and the next
+/// daemon re-adopts them.
+/// </summary>
+public sealed class ShutdownPolicy(CommandService commands, IOptions<ShutdownOptions> options, ILogger<ShutdownPolicy> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        var running = commands.All.Where(r => r.Running).ToList();
+        if (running.Count == 0)
+        {
+            return;
+        }
+        if (options.Value.RunningCommands == RunningCommandsOnShutdown.Keep)
+        {
+            logger.LogInformation("Shutting down: {Count} running commands keep running for the next daemon (Execd:Shutdown:RunningCommands=keep)", running.Count);
+            return;
+        }
+        logger.LogInformation("Shutting down: stopping {Count} running commands (Execd:Shutdown:RunningCommands=kill)", running.Count);
+        foreach (var record in running)
+        {
+            record.Stop("daemon shutdown");
+        }
+        try
+        {
+            await Task.WhenAll(running.Select(r => r.Finished)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            logger.LogWarning("Shutting down: {Count} commands had not finished when the shutdown timeout ran out", running.Count(r => r.Running));
+        }
+    }
+}

@@ -1,0 +1,213 @@
+using System.Buffers;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Execd.Core.Commands;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Execd.Core.Storage;
+
+/// <summary>
+/// Persists each command's record beside its output, on a provider that outlives the daemon
+/// (<see cref="ICommandRecordStore"/>): when the process is known (with its pid, for a later re-adoption) and when the command
+/// ended. A record is framed as <c>execd-record/1 sha256=HEX length=N\n</c> followed by N bytes of JSON, so a torn or altered
+/// record is detected and never misread; the provider replaces records atomically. Failures are logged, never thrown: a
+/// command runs whether or not its record could be written.
+/// </summary>
+public sealed class CommandJournal
+{
+    internal const string Magic = "execd-record/1";
+    private readonly StorageRanking _ranking;
+    private readonly StorageOptions.DurabilityOptions _options;
+    private readonly ILogger<CommandJournal> _logger;
+
+    public CommandJournal(StorageRanking ranking, IOptions<StorageOptions> options, ILogger<CommandJournal> logger)
+    {
+        _ranking = ranking;
+        _options = options.Value.Durability;
+        _logger = logger;
+    }
+
+    public bool Enabled => _options.Enabled;
+
+    /// <summary>Writes <paramref name="record"/>'s record where its output is (or on the best store when the output is not on one).</summary>
+    public void Save(CommandRecord record)
+    {
+        if (!_options.Enabled)
+        {
+            return;
+        }
+        var store = TargetFor(record);
+        if (store is null)
+        {
+            return;
+        }
+        var bytes = Frame(Serialize(record));
+        var durable = _options.Fsync && record.State != CommandState.Running;
+        try
+        {
+            store.WriteRecord(record.Id, bytes, durable);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning("Command {Id}: its record could not be written on {Provider}: {Error}", record.Id, ((IOutputStorageProvider)store).Name, ex.Message);
+            return;
+        }
+        if (record.RecordStore is ICommandRecordStore previous && previous != store)
+        {
+            TryDelete(previous, record.Id);
+        }
+        record.RecordStore = store;
+    }
+
+    /// <summary>Deletes the record (the command was forgotten by retention).</summary>
+    public void Delete(CommandRecord record)
+    {
+        if (record.RecordStore is ICommandRecordStore store)
+        {
+            TryDelete(store, record.Id);
+            record.RecordStore = null;
+        }
+    }
+
+    private void TryDelete(ICommandRecordStore store, string id)
+    {
+        try
+        {
+            store.DeleteRecord(id);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogDebug("Command {Id}: deleting its old record failed: {Error}", id, ex.Message);
+        }
+    }
+
+    private ICommandRecordStore? TargetFor(CommandRecord record)
+    {
+        var current = record.Log.Provider;
+        var ranked = _ranking.Current;
+        foreach (var r in ranked)
+        {
+            if (r.Provider.Name == current && r.Provider is ICommandRecordStore here)
+            {
+                return here;
+            }
+        }
+        if (record.RecordStore is ICommandRecordStore kept && ranked.Any(r => r.Provider == kept && r.Health != ProviderHealth.Unhealthy))
+        {
+            return kept;
+        }
+        return ranked.Where(r => r.Health != ProviderHealth.Unhealthy).Select(r => r.Provider).OfType<ICommandRecordStore>().FirstOrDefault();
+    }
+
+    internal static byte[] Frame(byte[] json)
+    {
+        var header = Encoding.ASCII.GetBytes($"{Magic} sha256={Convert.ToHexStringLower(SHA256.HashData(json))} length={json.Length}\n");
+        return [.. header, .. json];
+    }
+
+    /// <summary>The JSON of a framed record, or why it is not a whole, intact record.</summary>
+    internal static (ReadOnlyMemory<byte> Json, string? Error) Unframe(byte[] bytes)
+    {
+        var newline = Array.IndexOf(bytes, (byte)'\n');
+        if (newline < 0)
+        {
+            return (default, "truncated: no header line");
+        }
+        var header = Encoding.ASCII.GetString(bytes, 0, newline).Split(' ');
+        if (header.Length != 3 || header[0] != Magic || !header[1].StartsWith("sha256=", StringComparison.Ordinal) || !header[2].StartsWith("length=", StringComparison.Ordinal)
+            || !int.TryParse(header[2].AsSpan(7), NumberStyles.None, CultureInfo.InvariantCulture, out var length))
+        {
+            return (default, "not an execd record (bad header)");
+        }
+        var json = bytes.AsMemory(newline + 1);
+        if (json.Length != length)
+        {
+            return (default, $"truncated or torn: {json.Length} of {length} bytes");
+        }
+        if (Convert.ToHexStringLower(SHA256.HashData(json.Span)) != header[1][7..])
+        {
+            return (default, "checksum mismatch (corrupted)");
+        }
+        return (json, null);
+    }
+
+    internal static byte[] Serialize(CommandRecord record)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            var spec = record.Spec;
+            var log = record.Log;
+            json.WriteStartObject();
+            json.WriteString("id", record.Id);
+            json.WriteString("state", record.State.ToString().ToLowerInvariant());
+            json.WriteString("command", spec.Command);
+            json.WriteString("executor", spec.Executor);
+            json.WriteBoolean("background", spec.Background);
+            json.WriteString("cwd", spec.WorkingDirectory);
+            if (spec.CaptureDirectory is { } capture)
+            {
+                json.WriteString("capture_dir", capture);
+            }
+            if (spec.Uid is { } uid)
+            {
+                json.WriteNumber("uid", uid);
+            }
+            json.WriteString("started_at", record.StartedAt);
+            if (record.FinishedAt is { } finished)
+            {
+                json.WriteString("finished_at", finished);
+            }
+            if (record.LastProcessId is { } pid)
+            {
+                // The process is its own group leader (executors start it in a new group): a re-adoption needs both.
+                json.WriteNumber("pid", pid);
+                json.WriteNumber("pgid", pid);
+                // With the pid, the start time identifies the process: a restarted daemon re-adopts it only if both match.
+                if (record.Running && AdoptedProcess.StartTicks(pid) is { } ticks)
+                {
+                    json.WriteNumber("start_ticks", ticks);
+                }
+            }
+            if (record.Exit is { } exit)
+            {
+                json.WriteNumber("exit_code", exit.ExitCode);
+                json.WriteString("error", exit.Error);
+            }
+            json.WriteString("stop_reason", record.StopReason);
+            json.WriteBoolean("start_failed", record.StartFailed);
+            json.WriteNumber("length", log.Length);
+            json.WriteNumber("unstored_bytes", log.UnstoredBytes);
+            json.WriteNumber("dropped_bytes", log.DroppedBytes);
+            json.WriteBoolean("deleted", log.IsDeleted);
+            json.WriteStartArray("providers");
+            foreach (var p in log.ProviderHistory)
+            {
+                json.WriteStringValue(p);
+            }
+            json.WriteEndArray();
+            json.WriteStartArray("segments");
+            foreach (var s in log.StoredSegments)
+            {
+                json.WriteStartObject();
+                json.WriteString("provider", s.Provider);
+                json.WriteString("key", s.Key);
+                json.WriteNumber("start", s.Start);
+                json.WriteNumber("length", s.Length);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteStartArray("runs");
+            foreach (var run in log.Runs)
+            {
+                json.WriteNumberValue(run);
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+}

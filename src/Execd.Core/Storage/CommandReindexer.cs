@@ -1,0 +1,307 @@
+using System.Text.Json;
+using Execd.Core.Commands;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Execd.Core.Storage;
+
+/// <summary>
+/// At start-up (after the first health ranking, before the first request): reads every command record on every provider that
+/// is not unhealthy and outlives the daemon, and registers those commands again — finished ones answer status, logs and the
+/// stream as before; ones that were running when the previous daemon died are reported <c>lost</c> (exit -1, with the reason),
+/// their output as far as it reached storage kept; output that was on a provider that died with the daemon (memory) is counted
+/// as unstored. A damaged record (torn, truncated, corrupted) marks that command <c>damaged</c> and is reported in
+/// <c>/admin/storage</c> and the log; the others are unaffected. Sink files that belong to no record are swept, and the
+/// providers' byte budgets count what was reopened.
+/// </summary>
+public sealed class CommandReindexer : IHostedService
+{
+    private readonly CommandService _commands;
+    private readonly StorageRanking _ranking;
+    private readonly CommandJournal _journal;
+    private readonly ILogger<CommandReindexer> _logger;
+    private readonly StorageOptions _options;
+
+    public CommandReindexer(CommandService commands, StorageRanking ranking, CommandJournal journal, IOptions<StorageOptions> options,
+        ILogger<CommandReindexer> logger)
+    {
+        _commands = commands;
+        _ranking = ranking;
+        _journal = journal;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    /// <summary>What the last re-indexing found (null before it ran).</summary>
+    public ReindexReport? LastReport { get; private set; }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_options.Durability.Enabled)
+        {
+            LastReport = Reindex();
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>One pass over every healthy record store.</summary>
+    public ReindexReport Reindex()
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var stores = _ranking.Current.Where(r => r.Health != ProviderHealth.Unhealthy && r.Provider is ICommandRecordStore)
+            .Select(r => r.Provider).ToList();
+        var byName = _ranking.Providers.ToDictionary(p => p.Name, StringComparer.Ordinal);
+        var referenced = new HashSet<(string Provider, string Key)>();
+        var damaged = new List<DamagedRecord>();
+        int restored = 0, lost = 0, swept = 0, adopted = 0;
+        foreach (var provider in stores)
+        {
+            IEnumerable<StoredCommandRecord> records;
+            try
+            {
+                records = ((ICommandRecordStore)provider).ReadRecords().ToList();
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError("Re-indexing {Provider} failed: {Error}", provider.Name, ex.Message);
+                continue;
+            }
+            foreach (var stored in records)
+            {
+                if (_commands.TryGet(stored.CommandId, out _))
+                {
+                    continue;   // a copy on another provider was indexed first (the best-ranked one wins)
+                }
+                try
+                {
+                    var record = Restore(provider, stored, byName, referenced);
+                    record.RecordStore = provider;
+                    _commands.Restore(record);
+                    if (record.State == CommandState.Running)
+                    {
+                        adopted++;
+                    }
+                    if (record.State == CommandState.Lost)
+                    {
+                        lost++;
+                        _journal.Save(record);   // the next restart reads "lost", not "running"
+                    }
+                    restored++;
+                }
+                catch (DamagedRecordException ex)
+                {
+                    damaged.Add(new DamagedRecord(provider.Name, stored.CommandId, ex.Message));
+                    _logger.LogError("Command {Id}: its record on {Provider} is damaged ({Reason}); the command is reported damaged", stored.CommandId, provider.Name, ex.Message);
+                    _commands.Restore(DamagedCommand(stored.CommandId, ex.Message, provider, byName, referenced));
+                }
+            }
+        }
+        foreach (var provider in stores)
+        {
+            swept += Sweep((ICommandRecordStore)provider, provider.Name, referenced);
+        }
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        if (restored + damaged.Count + swept > 0)
+        {
+            _logger.LogInformation("Re-indexed {Restored} commands ({Adopted} still running, re-adopted; {Lost} lost, {Damaged} damaged) and swept {Swept} files in {Ms} ms",
+                restored, adopted, lost, damaged.Count, swept, (long)elapsed.TotalMilliseconds);
+        }
+        return new ReindexReport(restored, lost, swept, damaged, elapsed, adopted);
+    }
+
+    private int Sweep(ICommandRecordStore store, string provider, HashSet<(string, string)> referenced)
+    {
+        var swept = 0;
+        try
+        {
+            foreach (var key in store.StoredKeys().ToList())
+            {
+                if (!referenced.Contains((provider, key)))
+                {
+                    store.DeleteKey(key);
+                    swept++;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning("Sweeping {Provider} failed: {Error}", provider, ex.Message);
+        }
+        return swept;
+    }
+
+    private sealed class DamagedRecordException(string message) : Exception(message);
+
+    private CommandRecord Restore(IOutputStorageProvider home, StoredCommandRecord stored, Dictionary<string, IOutputStorageProvider> byName,
+        HashSet<(string, string)> referenced)
+    {
+        if (stored.Bytes is null)
+        {
+            throw new DamagedRecordException($"unreadable: {stored.Error}");
+        }
+        var (json, error) = CommandJournal.Unframe(stored.Bytes);
+        if (error is not null)
+        {
+            throw new DamagedRecordException(error);
+        }
+        JsonElement root;
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            root = document.RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            throw new DamagedRecordException($"not valid JSON: {ex.Message}");
+        }
+        try
+        {
+            return FromJson(root, stored.CommandId, home, byName, referenced);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            throw new DamagedRecordException($"missing or invalid field: {ex.Message}");
+        }
+    }
+
+    private CommandRecord FromJson(JsonElement root, string fileId, IOutputStorageProvider home, Dictionary<string, IOutputStorageProvider> byName,
+        HashSet<(string, string)> referenced)
+    {
+        var id = root.GetProperty("id").GetString()!;
+        if (id != fileId)
+        {
+            throw new FormatException($"record of {id} stored as {fileId}");
+        }
+        var state = root.GetProperty("state").GetString();
+        var running = state == "running";
+        var spec = new CommandSpec
+        {
+            Id = id,
+            Command = root.GetProperty("command").GetString() ?? "",
+            Executor = root.GetProperty("executor").GetString() ?? "shell",
+            Background = root.GetProperty("background").GetBoolean(),
+            WorkingDirectory = root.TryGetProperty("cwd", out var cwd) ? cwd.GetString() : null,
+            Uid = root.TryGetProperty("uid", out var uid) ? uid.GetUInt32() : null,
+            CaptureDirectory = root.TryGetProperty("capture_dir", out var capture) ? capture.GetString() : null,
+        };
+        var startedAt = root.GetProperty("started_at").GetDateTimeOffset();
+        int? pid = root.TryGetProperty("pid", out var p) ? p.GetInt32() : null;
+        var unstored = root.GetProperty("unstored_bytes").GetInt64();
+        var dropped = root.GetProperty("dropped_bytes").GetInt64();
+        var deleted = root.GetProperty("deleted").GetBoolean();
+        var recordedLength = root.GetProperty("length").GetInt64();
+        var providers = root.GetProperty("providers").EnumerateArray().Select(e => e.GetString()!).ToList();
+        var runs = root.GetProperty("runs").EnumerateArray().Select(e => e.GetInt64()).ToList();
+
+        var segments = new List<(IOutputSink, long)>();
+        long end = 0;
+        foreach (var s in root.GetProperty("segments").EnumerateArray())
+        {
+            var name = s.GetProperty("provider").GetString()!;
+            var key = s.GetProperty("key").GetString();
+            var start = s.GetProperty("start").GetInt64();
+            var length = s.GetProperty("length").GetInt64();
+            var sink = key is not null && byName.TryGetValue(name, out var provider) && provider is ICommandRecordStore store ? TryOpen(store, name, key) : null;
+            if (sink is null)
+            {
+                // The bytes died with the previous daemon (memory) or are gone from disk: counted, never silently missing.
+                if (!deleted)
+                {
+                    unstored += length;
+                    _logger.LogWarning("Command {Id}: {Bytes} bytes of output on {Provider} did not survive the restart", id, length, name);
+                }
+                end = Math.Max(end, start + length);
+                continue;
+            }
+            referenced.Add((name, key!));
+            // A finished record says how long each segment is; a running one's files kept growing after the record was written.
+            var kept = running ? sink.Length : Math.Min(sink.Length, length);
+            if (!running && sink.Length < length)
+            {
+                unstored += length - sink.Length;
+                _logger.LogWarning("Command {Id}: output file {Key} on {Provider} is {Missing} bytes shorter than recorded", id, key, name, length - sink.Length);
+            }
+            segments.Add((kept == sink.Length ? sink : new TruncatedSink(sink, kept), start));
+            end = Math.Max(end, start + (running ? sink.Length : length));
+        }
+        var logLength = running ? Math.Max(end, recordedLength) : recordedLength;
+        var alive = running && pid is { } p2 && root.TryGetProperty("start_ticks", out var t) && AdoptedProcess.IsAlive(p2, t.GetInt64());
+        // Only a command its executor gave named FIFOs is re-adopted (they still exist while it runs): the executor ran it as its own
+        // process group, and its output can be read on. Others (no FIFOs: their output died with the daemon) are reported lost.
+        if (alive && pid is { } livePid && spec.CaptureDirectory is { } fifoDir && File.Exists(Path.Combine(fifoDir, id + ".stdout")))
+        {
+            var ticks = root.GetProperty("start_ticks").GetInt64();
+            // Still running: re-adopted under the same id; its output goes on from its named FIFOs (when it has them).
+            var live = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted, completed: false);
+            _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted{Capture}", id, livePid,
+                spec.CaptureDirectory is null ? " (it has no named FIFOs: output it writes from now on is not captured)" : "");
+            return _commands.Adopt(spec, live, startedAt, livePid, ticks, home);
+        }
+        var log = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted);
+        if (running)
+        {
+            var reason = alive
+                ? $"lost: the daemon running it stopped; its process (pid {pid}) still runs but had no named FIFOs, so its output cannot be read on and it is not re-adopted"
+                : $"lost: the daemon running it stopped{(pid is { } pp ? $" (pid {pp})" : "")} and its process is gone, so its exit status is unknown"
+                    + "; output it wrote after that daemon stopped, if any, is not stored";
+            return new CommandRecord(spec, log, startedAt, DateTimeOffset.UtcNow, new CommandExit(-1, reason), CommandState.Lost, false, "daemon restart", pid);
+        }
+        var exit = new CommandExit(root.GetProperty("exit_code").GetInt32(), root.TryGetProperty("error", out var e) ? e.GetString() : null);
+        var commandState = state == "lost" ? CommandState.Lost : CommandState.Finished;
+        return new CommandRecord(spec, log, startedAt, root.GetProperty("finished_at").GetDateTimeOffset(), exit, commandState,
+            root.GetProperty("start_failed").GetBoolean(), root.TryGetProperty("stop_reason", out var r) ? r.GetString() : null, pid);
+    }
+
+    private IOutputSink? TryOpen(ICommandRecordStore store, string provider, string key)
+    {
+        try
+        {
+            return store.OpenExisting(key);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            _logger.LogDebug("Reopening {Key} on {Provider} failed: {Error}", key, provider, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>What is known of a command whose record is damaged: its id; its output files are kept (not swept) but not served.</summary>
+    private CommandRecord DamagedCommand(string id, string reason, IOutputStorageProvider home, Dictionary<string, IOutputStorageProvider> byName,
+        HashSet<(string, string)> referenced)
+    {
+        // Keep the command's own files for a human to look at: never sweep what a damaged record may have owned.
+        if (home is ICommandRecordStore store)
+        {
+            foreach (var key in store.StoredKeys().Where(k => k.StartsWith(id + ".", StringComparison.Ordinal)))
+            {
+                referenced.Add((home.Name, key));
+            }
+        }
+        var spec = new CommandSpec { Id = id, Command = "" };
+        var log = new OutputLog(id, _ranking, _logger, [], 0, 0, 0, [], [], deleted: false);
+        var now = DateTimeOffset.UtcNow;
+        return new CommandRecord(spec, log, now, now, new CommandExit(-1, $"damaged record: {reason}"), CommandState.Damaged, false, null, null);
+    }
+
+    /// <summary>A reopened sink read only up to the length its record vouches for (bytes past it were never confirmed).</summary>
+    private sealed class TruncatedSink(IOutputSink inner, long length) : IOutputSink
+    {
+        public IOutputStorageProvider Provider => inner.Provider;
+        public long Length => length;
+        public string? Key => inner.Key;
+        public void Append(ReadOnlySpan<byte> data) => throw new InvalidOperationException("a re-indexed sink is read-only");
+        public int Read(long offset, Span<byte> buffer) => offset >= length ? 0 : inner.Read(offset, buffer[..(int)Math.Min(buffer.Length, length - offset)]);
+        public void Complete() { }
+        public void Delete() => inner.Delete();
+        public void Dispose() => inner.Dispose();
+    }
+}
+
+/// <summary>A record that could not be re-indexed: where, which command, and why.</summary>
+public sealed record DamagedRecord(string Provider, string CommandId, string Reason);
+
+/// <summary>What re-indexing found at start-up.</summary>
+public sealed record ReindexReport(int Restored, int Lost, int Swept, IReadOnlyList<DamagedRecord> Damaged, TimeSpan Elapsed, int Adopted = 0);

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using Execd.Core.Plugins;
+using Execd.Core.Storage;
+using Execd.Core.Tests.Fakes;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Execd.Core.Tests;
+
+/// <summary>Issue 14 item 5: a ranking that cannot lie — unchecked providers below checked ones, each check with its own timeout.</summary>
+public sealed class StorageHealthMonitorTests
+{
+    private sealed class Check(Func<CancellationToken, Task<HealthCheckResult>> run) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) => run(cancellationToken);
+    }
+
+    private static (StorageHealthMonitor Monitor, StorageRanking Ranking) Create(IOutputStorageProvider[] providers, Action<IHealthChecksBuilder> checks)
+    {
+        var services = new ServiceCollection();
+        // Priority is host configuration: the provider without a check gets the best one, so only the check can rank it last.
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(
+            providers.Select((p, i) => KeyValuePair.Create<string, string?>($"{StoragePriorities.Section}:{p.Name}", $"{i}"))).Build());
+        checks(services.AddHealthChecks());
+        var sp = services.BuildServiceProvider();
+        var plugin = new PluginInfo("fake", "fake.dll");
+        var ranking = new StorageRanking(providers.Select(p => new PluginContribution(plugin, typeof(IOutputStorageProvider), _ => p, p.Name)), sp,
+            NullLogger<StorageRanking>.Instance);
+        var options = Options.Create(new StorageOptions { Health = { Timeout = TimeSpan.FromMilliseconds(300) } });
+        var monitor = new StorageHealthMonitor(sp, sp.GetRequiredService<IOptions<HealthCheckServiceOptions>>(), ranking, options, TimeProvider.System,
+            NullLogger<StorageHealthMonitor>.Instance);
+        return (monitor, ranking);
+    }
+
+    [Fact]
+    public async Task ProviderWithoutACheck_RanksBelowCheckedProvidersEvenWithABetterPriority()
+    {
+        var unchecked_ = new FakeStorageProvider("unchecked");
+        var healthy = new FakeStorageProvider("healthy");
+        var degraded = new FakeStorageProvider("degraded");
+        var (monitor, ranking) = Create([unchecked_, healthy, degraded], b => b
+            .AddCheck("healthy", new Check(_ => Task.FromResult(HealthCheckResult.Healthy())), tags: [StorageHealth.Tag])
+            .AddCheck("degraded", new Check(_ => Task.FromResult(HealthCheckResult.Degraded("low"))), tags: [StorageHealth.Tag]));
+
+        await monitor.EvaluateAsync(CancellationToken.None);
+
+        Assert.Equal(["healthy", "degraded", "unchecked"], ranking.Current.Select(r => r.Provider.Name));
+        Assert.False(ranking.Current[2].Checked);
+    }
+
+    [Fact]
+    public async Task HangingCheck_EvenOneIgnoringCancellation_TimesOutAloneAndOthersStillCount()
+    {
+        var hanging = new FakeStorageProvider("hanging");
+        var good = new FakeStorageProvider("good");
+        using var release = new ManualResetEventSlim();
+        var (monitor, ranking) = Create([hanging, good], b => b
+            .AddCheck("hanging", new Check(_ =>
+            {
+                release.Wait(TimeSpan.FromSeconds(30));   // blocks its thread and ignores the token
+                return Task.FromResult(HealthCheckResult.Healthy());
+            }), tags: [StorageHealth.Tag])
+            .AddCheck("good", new Check(_ => Task.FromResult(HealthCheckResult.Healthy())), tags: [StorageHealth.Tag]));
+        var watch = Stopwatch.StartNew();
+
+        await monitor.EvaluateAsync(CancellationToken.None);
+        release.Set();
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"evaluation took {watch.Elapsed}");
+        Assert.Equal(["good", "hanging"], ranking.Current.Select(r => r.Provider.Name));
+        Assert.Equal(ProviderHealth.Unhealthy, ranking.Current[1].Health);
+        Assert.Contains("timed out", ranking.Current[1].Reason, StringComparison.Ordinal);
+        Assert.Equal(HealthStatus.Unhealthy, monitor.LastReport!.Entries["hanging"].Status);
+    }
+}
