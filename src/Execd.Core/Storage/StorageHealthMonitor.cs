@@ -41,19 +41,86 @@ public sealed class StorageHealthMonitor : BackgroundService
     /// <summary>Asks for an evaluation now (coalesced with one already pending).</summary>
     public void RequestEvaluation() => _wake.Set();
 
-    public override async Task StartAsync(CancellationToken cancellationToken)
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
-        // The first ranking is real before the first request is served.
-        await EvaluateAsync(cancellationToken);
-        await base.StartAsync(cancellationToken);
+        // Start-up does not wait for any health check (the first /ping must not): requests that open output wait
+        // on the ranking until the first provider is found healthy (StorageRanking.WaitUntilReady).
+        _ranking.ExpectEvaluation();
+        return base.StartAsync(cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await Task.Yield(); // off the host's start-up path
+        await FirstEvaluationAsync(stoppingToken);
         while (await _wake.WaitAsync(_options.Health.Interval, stoppingToken))
         {
             await EvaluateAsync(stoppingToken);
         }
+    }
+
+    /// <summary>
+    /// The first evaluation checks each provider on its own and publishes each result as it comes, so one slow
+    /// check (a hung network mount) keeps nobody waiting once another provider is found healthy.
+    /// </summary>
+    private async Task FirstEvaluationAsync(CancellationToken stoppingToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var results = new System.Collections.Concurrent.ConcurrentDictionary<IOutputStorageProvider, RankedProvider>();
+        var entries = new System.Collections.Concurrent.ConcurrentDictionary<string, HealthReportEntry>(StringComparer.OrdinalIgnoreCase);
+        var providerNames = _ranking.Providers.Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        timeout.CancelAfter(_options.Health.Timeout);
+        var checks = _ranking.Providers.Select(async provider =>
+        {
+            RankedProvider ranked;
+            try
+            {
+                var report = await _checks.CheckHealthAsync(r => r.Name == provider.Name, timeout.Token);
+                foreach (var (name, entry) in report.Entries)
+                {
+                    entries[name] = entry;
+                }
+                ranked = Rank(provider, report);
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+                var reason = $"health check took longer than {_options.Health.Timeout}";
+                entries[provider.Name] = new HealthReportEntry(HealthStatus.Unhealthy, reason, clock.Elapsed, null, null);
+                ranked = new RankedProvider(provider, ProviderHealth.Unhealthy, reason);
+            }
+            results[provider] = ranked;
+            _ranking.PublishChecked(_time.GetUtcNow(), ranked);
+            if (ranked.Health == ProviderHealth.Healthy)
+            {
+                _logger.LogDebug("Start-up: storage provider {Provider} found healthy after {Elapsed} ms of evaluation", provider.Name, clock.ElapsedMilliseconds);
+            }
+        }).ToList();
+        // The host's own checks (plugins) complete the report /healthz shows.
+        checks.Add(Task.Run(async () =>
+        {
+            var report = await _checks.CheckHealthAsync(r => !providerNames.Contains(r.Name), timeout.Token);
+            foreach (var (name, entry) in report.Entries)
+            {
+                entries[name] = entry;
+            }
+        }));
+        try
+        {
+            await Task.WhenAll(checks);
+        }
+        catch (OperationCanceledException)
+        {
+            if (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+        var now = _time.GetUtcNow();
+        _report = new HealthReport(entries.ToDictionary(StringComparer.OrdinalIgnoreCase), clock.Elapsed);
+        LastEvaluatedAt = now;
+        _ranking.Publish(now, _ranking.Providers.Select(p => results.GetValueOrDefault(p) ?? new RankedProvider(p, ProviderHealth.Unhealthy, "not checked")));
+        _logger.LogDebug("Start-up: first storage evaluation complete after {Elapsed} ms", clock.ElapsedMilliseconds);
     }
 
     /// <summary>Runs every check once and publishes the result.</summary>

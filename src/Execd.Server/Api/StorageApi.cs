@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Execd.Core.Commands;
 using Execd.Core.Storage;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace Execd.Server.Api;
 
@@ -19,8 +20,14 @@ public static class StorageApi
         return app;
     }
 
-    private static IResult Storage(StorageRanking ranking, CommandService commands)
+    // Reports of every provider: right after start-up they wait (bounded) for the first evaluation to complete.
+    private static Task FirstEvaluation(StorageRanking ranking, IOptions<StorageOptions> options, CancellationToken aborted) =>
+        ranking.Evaluated.IsCompleted ? Task.CompletedTask
+            : Task.WhenAny(ranking.Evaluated, Task.Delay(options.Value.Health.Timeout + TimeSpan.FromSeconds(1), aborted));
+
+    private static async Task<IResult> Storage(StorageRanking ranking, CommandService commands, IOptions<StorageOptions> options, HttpContext http)
     {
+        await FirstEvaluation(ranking, options, http.RequestAborted);
         var snapshot = ranking.Snapshot;
         // Commands held per provider: where each command's newest output lives now.
         var held = commands.All.Select(r => r.Log.Provider).OfType<string>().GroupBy(p => p).ToDictionary(g => g.Key, g => g.Count());
@@ -31,8 +38,9 @@ public static class StorageApi
             StorageJson.Default.StorageResponse, contentType: "application/json; charset=utf-8");
     }
 
-    private static IResult Health(StorageHealthMonitor monitor, StorageRanking ranking, CommandService commands)
+    private static async Task<IResult> Health(StorageHealthMonitor monitor, StorageRanking ranking, CommandService commands, IOptions<StorageOptions> options, HttpContext http)
     {
+        await FirstEvaluation(ranking, options, http.RequestAborted);
         var report = monitor.LastReport;
         var entries = new Dictionary<string, HealthEntryResponse>(StringComparer.Ordinal);
         if (report is not null)

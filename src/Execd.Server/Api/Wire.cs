@@ -84,6 +84,7 @@ public static class ApiError
     public const string RuntimeError = "RUNTIME_ERROR";
     public const string ContextNotFound = "CONTEXT_NOT_FOUND";
     public const string NotFound = "NOT_FOUND";
+    public const string ExecutorUnavailable = "EXECUTOR_UNAVAILABLE";
 
     public static IResult Of(int status, string code, string message) =>
         TypedResults.Json(new ErrorBody(code, message), WireJson.Default.ErrorBody, contentType: "application/json; charset=utf-8", statusCode: status);
