@@ -51,7 +51,9 @@ public static class PluginHost
                     info.MarkFailed($"no {name}.dll in plugins/{name}/ (a plugin folder holds <Name>/<Name>.dll; found {(found.Count == 0 ? "no .dll" : string.Join(", ", found))})");
                     continue;
                 }
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 LoadOne(info, services, configuration);
+                info.StartupMilliseconds = clock.Elapsed.TotalMilliseconds;
             }
         }
         var catalog = new PluginCatalog(plugins, directory);

@@ -22,6 +22,9 @@ public sealed class PluginInfo(string name, string path)
     public PluginState State { get; private set; } = PluginState.Loaded;
     public string? Reason { get; private set; }
 
+    /// <summary>How long the host spent on this plugin at start-up (metadata, and loading and registering unless on demand).</summary>
+    public double StartupMilliseconds { get; internal set; }
+
     /// <summary>True for a plugin activated on its first use rather than at start-up.</summary>
     public bool OnDemand { get; internal set; }
     public IReadOnlyList<string> Contributions

@@ -104,6 +104,7 @@ public static class ExecdApp
         StartupTrace.Log(app.Logger, $"plugins checked and registered ({catalog.Plugins.Count}, until {pluginsAt:0} ms), services built");
         foreach (var plugin in catalog.Plugins)
         {
+            app.Logger.LogDebug("Start-up: plugin {Plugin} took {Elapsed:0.0} ms", plugin.Name, plugin.StartupMilliseconds);
             if (plugin.State == PluginState.Activated)
             {
                 app.Logger.LogInformation("Plugin {Plugin} loaded: {Contributions}", plugin.Name, string.Join("; ", plugin.Contributions));
