@@ -7,14 +7,14 @@ public sealed class EndToEndTests(DaemonFixture fixture) : IClassFixture<DaemonF
     public async Task RealPwsh_ImportModuleAndInvoke_PrintsTheOutput()
     {
         // CI starts from a clean machine: the test restores the tool itself (a no-op when already restored).
-        var restore = await ChildProcess.RunAsync("dotnet", ["tool", "restore"], TestPaths.Root, TimeSpan.FromMinutes(5));
-        Assert.True(restore.ExitCode == 0, restore.Stdout + restore.Stderr);
+        var restore = await DotnetCli.RunAsync(TestPaths.Root, ["tool", "restore"], TimeSpan.FromMinutes(5));
+        Assert.True(restore.ExitCode == 0, restore.Output);
 
-        var run = await ChildProcess.RunAsync("dotnet", ["pwsh", "-NoProfile", "-NonInteractive", "-Command",
+        var run = await DotnetCli.RunAsync(TestPaths.Root, ["pwsh", "-NoProfile", "-NonInteractive", "-Command",
             "Import-Module ./execd.psd1; Invoke-ExecdCommand 'echo hi' | Where-Object { $_ -is [string] }"],
-            TestPaths.Root, TimeSpan.FromMinutes(2), new Dictionary<string, string> { ["EXECD_URI"] = fixture.Uri });
+            TimeSpan.FromMinutes(2), new Dictionary<string, string> { ["EXECD_URI"] = fixture.Uri });
 
-        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        Assert.True(run.ExitCode == 0, run.Output);
         Assert.Equal("hi", run.Stdout.Trim());
     }
 }

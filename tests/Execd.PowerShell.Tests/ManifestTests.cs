@@ -15,16 +15,16 @@ public sealed class ManifestTests
         {
             File.Copy(Path.Combine(TestPaths.Root, "modules", "Execd.PowerShell", file), Path.Combine(module, file));
         }
-        var restore = await ChildProcess.RunAsync("dotnet", ["tool", "restore"], TestPaths.Root, TimeSpan.FromMinutes(5));
-        Assert.True(restore.ExitCode == 0, restore.Stdout + restore.Stderr);
+        var restore = await DotnetCli.RunAsync(TestPaths.Root, ["tool", "restore"], TimeSpan.FromMinutes(5));
+        Assert.True(restore.ExitCode == 0, restore.Output);
 
-        var run = await ChildProcess.RunAsync("dotnet", ["pwsh", "-NoProfile", "-NonInteractive", "-Command",
+        var run = await DotnetCli.RunAsync(clone.Path, ["pwsh", "-NoProfile", "-NonInteractive", "-Command",
             "try { Import-Module ./execd.psd1 -ErrorAction Stop; 'imported' } catch { 'error: ' + $_.Exception.Message; exit 3 }"],
-            clone.Path, TimeSpan.FromMinutes(2), new Dictionary<string, string> { ["NO_COLOR"] = "1" });
+            TimeSpan.FromMinutes(2), new Dictionary<string, string> { ["NO_COLOR"] = "1" });
 
-        Assert.True(run.ExitCode == 3, run.Stdout + run.Stderr);
+        Assert.True(run.ExitCode == 3, run.Output);
         Assert.Contains("not built yet", run.Stdout);
         Assert.Contains("./bootstrap.sh --build-only", run.Stdout);
-        Assert.DoesNotContain("Cannot find path", run.Stdout + run.Stderr);
+        Assert.DoesNotContain("Cannot find path", run.Output);
     }
 }

@@ -1,18 +1,27 @@
 using System.Diagnostics;
 
-namespace Execd.Deploy.Tests;
+namespace Execd.Testing;
+
+/// <summary>What one run of the dotnet CLI printed and how it ended.</summary>
+public sealed record DotnetRun(int ExitCode, string Stdout, string Stderr)
+{
+    /// <summary>Stdout, then stderr: for assertion messages.</summary>
+    public string Output => Stdout + Stderr;
+
+    public void Deconstruct(out int exitCode, out string output) => (exitCode, output) = (ExitCode, Output);
+}
 
 /// <summary>
 /// Runs the dotnet CLI from a test, bounded: the same SDK the tests run on, none of the test host's MSBuild variables
-/// (the test host runs under an MSBuild-launched process; they must not steer another build), plus the variables the
-/// caller gives (a packages folder or temp directory of the test's own).
+/// (the test host runs under an MSBuild-launched process; they must not steer another build), no colors or banners,
+/// plus the variables the caller gives (a packages folder or temp directory of the test's own).
 /// </summary>
-internal static class DotnetCli
+public static class DotnetCli
 {
     private static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
 
-    /// <summary>Runs <c>dotnet args</c> in <paramref name="cwd"/>; returns its exit code and output (stdout, then stderr).</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(string cwd, IEnumerable<string> args, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>Runs <c>dotnet args</c> in <paramref name="cwd"/>; kills it and throws <see cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
+    public static async Task<DotnetRun> RunAsync(string cwd, IEnumerable<string> args, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(Dotnet) { WorkingDirectory = cwd, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)
@@ -23,6 +32,9 @@ internal static class DotnetCli
         {
             psi.Environment.Remove(key);
         }
+        psi.Environment["NO_COLOR"] = "1";
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             psi.Environment[key] = value;
@@ -40,6 +52,6 @@ internal static class DotnetCli
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"dotnet {string.Join(' ', psi.ArgumentList)} did not finish within {timeout}");
         }
-        return (process.ExitCode, await stdout + await stderr);
+        return new DotnetRun(process.ExitCode, await stdout, await stderr);
     }
 }
