@@ -173,12 +173,14 @@ public static class ExecdApp
             var line = $"Start-up: {phase} at {Elapsed:0} ms since process start";
             lock (Pending)
             {
-                if (logger is null || !logger.IsEnabled(LogLevel.Debug))
+                if (logger is null)
                 {
-                    if (logger is null)
-                    {
-                        Pending.Add(line);
-                    }
+                    Pending.Add(line);
+                    return;
+                }
+                if (!logger.IsEnabled(LogLevel.Debug))
+                {
+                    Pending.Clear();
                     return;
                 }
                 foreach (var earlier in Pending)
