@@ -11,7 +11,7 @@
     ModuleVersion        = '0.1.0'
     GUID                 = '6f0f5c8e-3a41-4c52-9a1e-2b7d8c4e9f10'
     Author               = 'execd for .NET'
-    Description          = 'Cmdlets that drive an execd daemon over HTTP: run commands, follow their output, sessions, files, storage and health.'
+    Description          = 'Cmdlets that drive an execd daemon over HTTP: run commands, follow their output, sessions, terminals, files, storage and health.'
     PowerShellVersion    = '7.6'
     CompatiblePSEditions = @('Core')
     CmdletsToExport      = @(
@@ -38,6 +38,10 @@
         'Move-ExecdItem'
         'Set-ExecdItemPermission'
         'New-ExecdDirectory'
+        'New-ExecdTerminal'
+        'Enter-ExecdTerminal'
+        'Get-ExecdTerminal'
+        'Remove-ExecdTerminal'
         'New-ExecdCodeContext'
         'Get-ExecdCodeContext'
         'Remove-ExecdCodeContext'

@@ -35,6 +35,7 @@ internal sealed class Suite(Report report, Sizes sizes)
         ("session", SessionAsync),
         ("powershell", PowerShellAsync),
         ("files", FilesAsync),
+        ("pty", () => new TerminalBenchmark(report, sizes.LatencySamples * 2).RunAsync()),
         ("code", CodeBench.RunAsync(report)),
     ];
 

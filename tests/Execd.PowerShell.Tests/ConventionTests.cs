@@ -25,6 +25,7 @@ public sealed class ConventionTests : IDisposable
         // No fixed count (every feature branch adds cmdlets): the two sets above must match, and the core cmdlets are among them.
         Assert.Contains("Invoke-ExecdCommand", exported);
         Assert.Contains("Invoke-ExecdCode", exported);
+        Assert.Contains("Enter-ExecdTerminal", exported);
         Assert.Equal(exported, _pwsh.Run("Get-Command -Module execd | ForEach-Object Name").Lines.Order());
     }
 

@@ -19,7 +19,7 @@ namespace Execd.Core.Plugins;
 public static class PluginHost
 {
     /// <summary>The contracts a plugin can contribute.</summary>
-    public static readonly Type[] Contracts = [typeof(ICommandExecutor), typeof(IOutputStorageProvider), typeof(ISessionExecutor), typeof(ICodeExecutor)];
+    public static readonly Type[] Contracts = [typeof(ICommandExecutor), typeof(IOutputStorageProvider), typeof(ISessionExecutor), typeof(ITerminalExecutor), typeof(ICodeExecutor)];
 
     // Types whose identity must be the host's, so that the plugin's services fit the host's container.
     private static readonly Type[] SharedTypes =
@@ -182,6 +182,8 @@ public static class PluginHost
                 .As<IOutputStorageProvider>().WithSingletonLifetime()
                 .AddClasses(c => c.AssignableTo<ISessionExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
                 .As<ISessionExecutor>().WithSingletonLifetime()
+                .AddClasses(c => c.AssignableTo<ITerminalExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
+                .As<ITerminalExecutor>().WithSingletonLifetime()
                 .AddClasses(c => c.AssignableTo<ICodeExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
                 .As<ICodeExecutor>().WithSingletonLifetime());
             foreach (var type in types.Where(t => typeof(IExecdPlugin).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false }))
@@ -197,7 +199,7 @@ public static class PluginHost
         }
         if (!own.Any(d => Contracts.Contains(d.ServiceType)))
         {
-            info.MarkFailed("contributes nothing: no executor, session executor or storage provider was found in the assembly");
+            info.MarkFailed("contributes nothing: no executor, session executor, terminal executor or storage provider was found in the assembly");
             return null;
         }
         return new Activated(assembly, own);

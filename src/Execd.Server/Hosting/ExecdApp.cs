@@ -94,6 +94,8 @@ public static class ExecdApp
         services.AddExecdStorage(builder.Configuration);
         services.Configure<Execd.Core.Sessions.SessionOptions>(builder.Configuration.GetSection("Execd:Sessions"));
         services.AddSingleton<Execd.Core.Sessions.SessionService>();
+        services.Configure<Execd.Core.Terminals.TerminalOptions>(builder.Configuration.GetSection("Execd:Terminals"));
+        services.AddSingleton<Execd.Core.Terminals.TerminalService>();
         services.Configure<Execd.Core.Code.CodeOptions>(builder.Configuration.GetSection("Execd:Code"));
         services.AddSingleton<Execd.Core.Code.CodeService>();
         StartupTrace.Log(null, "configured");
@@ -146,6 +148,7 @@ public static class ExecdApp
         {
             app.UseMiddleware<AccessTokenMiddleware>(options.AccessToken);
         }
+        app.UseWebSockets();
         app.MapAdmin();
         app.MapCommands();
         app.MapCommandStdin();
@@ -153,6 +156,7 @@ public static class ExecdApp
         app.MapStorage();
         app.MapFiles();
         app.MapSessions();
+        app.MapPty();
         app.MapCode();
         return app;
     }
