@@ -146,7 +146,7 @@ public sealed class CellTests : IAsyncLifetime
         Assert.False(string.IsNullOrEmpty((string?)python["kernel"]));
         var (_, plugins) = await _d.SendAsync(HttpMethod.Get, "/admin/plugins");
         var jupyter = plugins!.AsArray().OfType<JsonObject>().Single(o => (string?)o["name"] == "Execd.Executors.Jupyter");
-        Assert.Equal("Loaded", (string?)jupyter["status"]);
+        Assert.Equal("Activated", (string?)jupyter["status"]);
         Assert.Contains(jupyter["languages"]!.AsArray(), l => ((string)l!).StartsWith("python (kernelspec ", StringComparison.Ordinal));
     }
 }

@@ -45,7 +45,7 @@ public sealed class PluginHostTests
         var (catalog, services) = Load(dir.Path);
 
         var plugin = Assert.Single(catalog.Plugins);
-        Assert.Equal(PluginState.Loaded, plugin.State);
+        Assert.Equal(PluginState.Activated, plugin.State);
         Assert.Equal(["ICommandExecutor: UpperExecutor"], plugin.Contributions);
         var executors = ContributionRegistry.Create<ICommandExecutor>(services.GetServices<PluginContribution>(), services, NullLogger.Instance);
         Assert.Equal("upper", Assert.Single(executors).Instance.Name);
@@ -60,7 +60,7 @@ public sealed class PluginHostTests
         var failed = catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.ThrowsOnRegister");
         Assert.Equal(PluginState.Failed, failed.State);
         Assert.Contains("registrar exploded on purpose", failed.Reason);
-        Assert.Equal(PluginState.Loaded, catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.Good").State);
+        Assert.Equal(PluginState.Activated, catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.Good").State);
     }
 
     [Fact]
@@ -143,7 +143,7 @@ public sealed class PluginHostTests
         Assert.Contains("no Half.Copied.dll", half.Reason);
         Assert.Contains("Other.dll", half.Reason);
         Assert.DoesNotContain(catalog.Plugins, p => p.Name == ".hidden");
-        Assert.Equal(PluginState.Loaded, catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.Good").State);
+        Assert.Equal(PluginState.Activated, catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.Good").State);
     }
 
     [Fact]
@@ -157,7 +157,7 @@ public sealed class PluginHostTests
         Assert.Contains(".NET 11.0", future.Reason);
         Assert.Contains($".NET {Environment.Version.Major}.", future.Reason);
         Assert.Empty(future.Contributions);
-        Assert.Equal(PluginState.Loaded, catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.Good").State);
+        Assert.Equal(PluginState.Activated, catalog.Plugins.Single(p => p.Name == "Execd.TestPlugins.Good").State);
     }
 
     [Fact]
@@ -168,7 +168,7 @@ public sealed class PluginHostTests
         var (catalog, services) = Load(dir.Path);
 
         var plugin = Assert.Single(catalog.Plugins);
-        Assert.True(plugin.State == PluginState.Loaded, plugin.Reason);
+        Assert.True(plugin.State == PluginState.Activated, plugin.Reason);
         var executor = Assert.Single(ContributionRegistry.Create<ICommandExecutor>(services.GetServices<PluginContribution>(), services, NullLogger.Instance));
         Assert.Equal("own-copy", executor.Instance.Name);
     }
@@ -245,7 +245,7 @@ public sealed class PluginHostTests
         var duplicate = plugins.Single(p => (string?)p!["name"] == "Execd.TestPlugins.DuplicateStorage")!;
         Assert.Equal("Failed", (string?)duplicate["status"]);
         Assert.Contains("'memory' is already taken", (string?)duplicate["reason"]);
-        Assert.Equal("Loaded", (string?)plugins.Single(p => (string?)p!["name"] == "Execd.Storage.Memory")!["status"]);
+        Assert.Equal("Activated", (string?)plugins.Single(p => (string?)p!["name"] == "Execd.Storage.Memory")!["status"]);
 
         // The throwing check: its provider is Unhealthy with the exception's message, ranked last; the daemon serves on.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);

@@ -76,10 +76,10 @@ public sealed class ThirdPartyPluginTests(PublishedExecd published)
         var listening = await daemon.WaitForLineAsync(PublishedDaemonTests.ListeningLine(), StartTimeout);
         using var client = new HttpClient { BaseAddress = new Uri(listening.Groups[1].Value), Timeout = TimeSpan.FromSeconds(30) };
 
-        // Loaded, with the contract version it was built against; the next-major one Failed naming both versions.
+        // Activated, with the contract version it was built against; the next-major one Failed naming both versions.
         var pluginList = JsonNode.Parse(await client.GetStringAsync("/admin/plugins"))!.AsArray();
         var acme = pluginList.Single(p => (string?)p!["name"] == "Acme.Store")!;
-        Assert.True((string?)acme["status"] == "Loaded", acme.ToJsonString());
+        Assert.True((string?)acme["status"] == "Activated", acme.ToJsonString());
         Assert.Equal("1.0", (string?)acme["contract_version"]);
         Assert.Contains("IOutputStorageProvider: DirectoryStorageProvider", acme["contributes"]!.AsArray().Select(c => (string?)c));
         var next = pluginList.Single(p => (string?)p!["name"] == "Acme.NextMajor")!;
@@ -87,7 +87,7 @@ public sealed class ThirdPartyPluginTests(PublishedExecd published)
         Assert.Contains("2.0", (string?)next["reason"]);
         Assert.Contains("provides 1.0", (string?)next["reason"]);
         Assert.All(pluginList.Where(p => ((string?)p!["name"])!.StartsWith("Execd.", StringComparison.Ordinal)),
-            p => Assert.True((string?)p!["status"] == "Loaded", p!.ToJsonString()));
+            p => Assert.True((string?)p!["status"] == PublishedDaemonTests.ExpectedStatusAtStart((string)p!["name"]!), p!.ToJsonString()));
         Assert.Contains("Acme.NextMajor", await client.GetStringAsync("/healthz"));
 
         // Ranked first once its health check (created by the daemon's DI, with an ILogger<T>) has run.

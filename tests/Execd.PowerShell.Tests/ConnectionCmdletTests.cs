@@ -106,8 +106,9 @@ public sealed class ConnectionCmdletTests : IDisposable
 
         var plugin = r.Single("ExecdPlugin");
         Assert.Equal("Execd.Executors.PowerShell", plugin.Name);
+        // Activated by its first pwsh command; until then Loaded, with the executor it declared.
         Assert.Equal("Loaded", plugin.Status);
-        Assert.Contains("ICommandExecutor: PowerShellExecutor", plugin.Contributes);
+        Assert.Contains("ICommandExecutor: pwsh (activated on first use)", plugin.Contributes);
     }
 }
 

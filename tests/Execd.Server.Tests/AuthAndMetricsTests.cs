@@ -87,13 +87,13 @@ public sealed class MetricsAndPingTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AdminPlugins_ListsShippedPluginsAsLoaded()
+    public async Task AdminPlugins_ListsShippedPluginsAsActivated()
     {
         var plugins = JsonNode.Parse(await _daemon.Client.GetStringAsync("/admin/plugins"))!.AsArray();
 
         var shell = plugins.Single(p => (string?)p!["name"] == "Execd.Executors.Shell")!;
-        Assert.Equal("Loaded", (string?)shell["status"]);
+        Assert.Equal("Activated", (string?)shell["status"]);
         Assert.Contains("ICommandExecutor: ShellExecutor", shell["contributes"]!.AsArray().Select(c => (string?)c));
-        Assert.Equal("Loaded", (string?)plugins.Single(p => (string?)p!["name"] == "Execd.Storage.Memory")!["status"]);
+        Assert.Equal("Activated", (string?)plugins.Single(p => (string?)p!["name"] == "Execd.Storage.Memory")!["status"]);
     }
 }

@@ -264,7 +264,7 @@ public sealed class SessionStateTests : IAsyncLifetime
 
         var plugin = plugins.Single(p => (string?)p!["name"] == "Execd.Executors.BashSession")!;
 
-        Assert.Equal("Loaded", (string?)plugin["status"]);
+        Assert.Equal("Activated", (string?)plugin["status"]);
         Assert.Contains(plugin["contributes"]!.AsArray(), c => (string?)c == "ISessionExecutor: BashSessionExecutor");
     }
 }

@@ -48,6 +48,8 @@ public sealed class FailoverScenarioTests : IDisposable
     public async Task DirectoryDeleted_Then100ForegroundAnd100Background_AllSucceedWithFullOutput()
     {
         await using var daemon = await StartAsync(A);
+        // The first health evaluation (which creates the directory) runs beside start-up; /admin/storage waits for it.
+        await daemon.Client.GetStringAsync("/admin/storage");
         Directory.Delete(A, recursive: true);
 
         await Scenario.ForAllAsync(200, 8, i =>

@@ -23,6 +23,7 @@ public sealed class CommandService
     private readonly OutputCaps _caps;
     private readonly CommandJournal? _journal;
     private readonly bool _keepForNextDaemon;
+    private readonly TimeSpan _healthTimeout;
 
     public CommandService(IEnumerable<PluginContribution> contributions, IServiceProvider services, StorageRanking storage,
         TimeProvider time, ILogger<CommandService> logger, IOptions<StorageOptions>? storageOptions = null, CommandJournal? journal = null,
@@ -31,6 +32,7 @@ public sealed class CommandService
         _journal = journal is { Enabled: true } ? journal : null;
         _keepForNextDaemon = _journal is not null && (shutdown?.Value.RunningCommands ?? RunningCommandsOnShutdown.Keep) == RunningCommandsOnShutdown.Keep;
         _caps = storageOptions?.Value.Caps ?? OutputCaps.None;
+        _healthTimeout = storageOptions?.Value.Health.Timeout ?? TimeSpan.FromSeconds(10);
         _storage = storage;
         _time = time;
         _logger = logger;
@@ -47,7 +49,30 @@ public sealed class CommandService
 
     public IReadOnlyCollection<string> ExecutorNames => _executors.Keys;
 
+    // Longer than any health check may take (Storage:Health:Timeout, 10 s by default): the ranking is ready by then.
+    private TimeSpan ReadyLimit => _healthTimeout + TimeSpan.FromSeconds(5);
+
     public bool TryGetExecutor(string name, out ICommandExecutor executor) => _executors.TryGetValue(name, out executor!);
+
+    /// <summary>
+    /// Activates the plugin of executor <paramref name="name"/> if it is activated on first use and not yet active.
+    /// Null when the executor can run; otherwise why not (its plugin is then Failed with that reason).
+    /// </summary>
+    public async Task<string?> ActivateExecutorAsync(string name)
+    {
+        if (_executors.TryGetValue(name, out var executor) && executor is OnDemandExecutor onDemand)
+        {
+            try
+            {
+                await onDemand.ActivateAsync().ConfigureAwait(false);
+            }
+            catch (PluginActivationException ex)
+            {
+                return ex.Message;
+            }
+        }
+        return null;
+    }
 
     public bool TryGet(string id, out CommandRecord record) => _commands.TryGetValue(id, out record!);
 
@@ -82,6 +107,8 @@ public sealed class CommandService
     public CommandRecord Start(CommandSpec spec, TimeSpan? timeout, Action<CommandRecord>? beforeStart, string runnerName,
         Func<CommandRecord, CancellationToken, Task<CommandExit>> run, string operation = ExecdInstruments.RunInSession)
     {
+        // Right after start-up the first health evaluation may still run: wait for the first healthy provider.
+        _storage.WaitUntilReady(ReadyLimit);
         var log = new OutputLog(spec.Id, _storage, _logger, _caps);
         var record = Register(spec, log, _time.GetUtcNow());
         beforeStart?.Invoke(record);

@@ -17,6 +17,7 @@ public static class ApiError
     public const string NotFound = "NOT_FOUND";
     public const string InvalidCursor = "INVALID_CURSOR";
     public const string OutputGone = "OUTPUT_GONE";
+    public const string ExecutorUnavailable = "EXECUTOR_UNAVAILABLE";
 
     private const string ContentType = "application/json; charset=utf-8";
 

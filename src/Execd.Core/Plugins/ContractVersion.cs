@@ -29,15 +29,15 @@ public readonly record struct ContractVersion(int Major, int Minor)
     /// What <paramref name="plugin"/> was built against: the major of its <c>Execd.Abstractions</c> reference, with
     /// the minor of its metadata when that names the same major. Null when it does not reference the contract.
     /// </summary>
-    public static ContractVersion? BuiltAgainst(Assembly plugin)
+    public static ContractVersion? BuiltAgainst(PluginMetadata plugin)
     {
         var contractName = typeof(ICommandExecutor).Assembly.GetName().Name;
-        var reference = plugin.GetReferencedAssemblies().FirstOrDefault(r => r.Name == contractName);
+        var reference = plugin.References.FirstOrDefault(r => r.Name == contractName);
         if (reference?.Version is not { } referenced)
         {
             return null;
         }
-        var stamped = Of(plugin);
+        var stamped = Parse(plugin.Value(MetadataKey));
         return stamped is { } s && s.Major == referenced.Major ? s : new ContractVersion(referenced.Major, referenced.Minor);
     }
 

@@ -10,9 +10,11 @@ using Microsoft.Extensions.Options;
 namespace Execd.Core.Plugins;
 
 /// <summary>
-/// Loads <c>plugins/&lt;Name&gt;/&lt;Name&gt;.dll</c> with McMaster.NETCore.Plugins and registers what each
-/// contributes. Every step for a plugin (load, scan, registrar) is guarded on its own: a plugin that
-/// fails is marked Failed with the reason and the host goes on.
+/// Finds <c>plugins/&lt;Name&gt;/&lt;Name&gt;.dll</c>, checks each from its metadata, and activates it: loads it
+/// with McMaster.NETCore.Plugins and registers what it contributes — at start-up, or at its first use when the
+/// plugin declares its executors by name (<see cref="PluginMetadata.OnDemandExecutorsKey"/>). Every step for a
+/// plugin (metadata, load, scan, registrar) is guarded on its own: a plugin that fails is marked Failed with the
+/// reason and the host goes on.
 /// </summary>
 public static class PluginHost
 {
@@ -49,15 +51,109 @@ public static class PluginHost
                     info.MarkFailed($"no {name}.dll in plugins/{name}/ (a plugin folder holds <Name>/<Name>.dll; found {(found.Count == 0 ? "no .dll" : string.Join(", ", found))})");
                     continue;
                 }
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 LoadOne(info, services, configuration);
+                info.StartupMilliseconds = clock.Elapsed.TotalMilliseconds;
             }
         }
         var catalog = new PluginCatalog(plugins, directory);
         services.AddSingleton(catalog);
+        services.TryAddSingleton<PluginActivations>();
         return catalog;
     }
 
     private static void LoadOne(PluginInfo info, IServiceCollection services, IConfiguration configuration)
+    {
+        // Every check that can be made from metadata is made before any of the plugin's code is loaded.
+        PluginMetadata metadata;
+        try
+        {
+            metadata = PluginMetadata.Read(info.Path);
+        }
+        catch (Exception ex)
+        {
+            info.MarkFailed($"load failed: {Describe(ex)}");
+            return;
+        }
+        if (Refusal(info, metadata) is { } refused)
+        {
+            info.MarkFailed(refused);
+            return;
+        }
+        if (metadata.OnDemandExecutors is { Count: > 0 } names)
+        {
+            // Its executors are known by name: the plugin (and what it depends on, say the PowerShell SDK) is loaded
+            // by the first command that asks for one of them.
+            info.OnDemand = true;
+            var plugin = new OnDemandPlugin(info, names, configuration);
+            foreach (var name in names)
+            {
+                var description = $"{nameof(ICommandExecutor)}: {name} (activated on first use)";
+                services.AddSingleton(new PluginContribution(info, typeof(ICommandExecutor), sp => new OnDemandExecutor(name, plugin, sp), description));
+                info.AddContribution(description);
+            }
+            return;
+        }
+
+        if (Activate(info, configuration) is not { } activated)
+        {
+            return;
+        }
+        foreach (var descriptor in activated.Services)
+        {
+            if (descriptor.ServiceType == typeof(PluginInactive))
+            {
+                // Kept by the catalog only (above); a plugin that contributes something is simply active.
+                continue;
+            }
+            if (Contracts.Contains(descriptor.ServiceType))
+            {
+                var description = $"{descriptor.ServiceType.Name}: {ImplementationName(descriptor)}";
+                services.AddSingleton(new PluginContribution(info, descriptor.ServiceType, Factory(descriptor), description));
+                info.AddContribution(description);
+            }
+            else if (OwnedByPlugin(descriptor.ServiceType, activated.Assembly) || IsConfiguration(descriptor.ServiceType))
+            {
+                services.Add(descriptor);
+            }
+            else
+            {
+                // Framework services (options, health check service, loggers): the host's win.
+                services.TryAdd(descriptor);
+            }
+        }
+        info.MarkActivated();
+    }
+
+    /// <summary>Why the plugin must not load, judged from its metadata alone (framework, contract major, newer shared assemblies); null when it may.</summary>
+    private static string? Refusal(PluginInfo info, PluginMetadata metadata)
+    {
+        info.Version = metadata.Version?.ToString();
+        if (NewerTargetFramework(metadata.TargetFramework) is { } framework)
+        {
+            return framework;
+        }
+        // Another major version of the contract would only surface as an unhelpful type-load error.
+        // (No reference at all ends as "contributes nothing" at activation.)
+        if (ContractVersion.BuiltAgainst(metadata) is { } builtAgainst)
+        {
+            info.ContractVersion = builtAgainst.ToString();
+            if (ContractVersion.Incompatibility(builtAgainst, ContractVersion.Host) is { } incompatible)
+            {
+                return incompatible;
+            }
+        }
+        return NewerThanHost(metadata.References);
+    }
+
+    /// <summary>A plugin's loaded assembly and the services it registered in a collection of its own.</summary>
+    internal sealed record Activated(Assembly Assembly, ServiceCollection Services);
+
+    /// <summary>
+    /// Loads the plugin's assembly in its own load context, scans it and runs its registrars into a collection of its
+    /// own. Null (and the plugin Failed with the reason) when any step fails or it contributes nothing.
+    /// </summary>
+    internal static Activated? Activate(PluginInfo info, IConfiguration configuration)
     {
         Assembly assembly;
         Type[] types;
@@ -65,42 +161,20 @@ public static class PluginHost
         {
             var loader = PluginLoader.CreateFromAssemblyFile(info.Path, SharedTypes, c => c.PreferSharedTypes = true);
             assembly = loader.LoadDefaultAssembly();
-            info.Version = assembly.GetName().Version?.ToString();
-            if (NewerTargetFramework(assembly) is { } framework)
-            {
-                info.MarkFailed(framework);
-                return;
-            }
-            // Checked from metadata before any type is loaded: another major version of the contract would only
-            // surface as an unhelpful type-load error. (No reference at all ends as "contributes nothing" below.)
-            if (ContractVersion.BuiltAgainst(assembly) is { } builtAgainst)
-            {
-                info.ContractVersion = builtAgainst.ToString();
-                if (ContractVersion.Incompatibility(builtAgainst, ContractVersion.Host) is { } incompatible)
-                {
-                    info.MarkFailed(incompatible);
-                    return;
-                }
-            }
-            if (NewerThanHost(assembly) is { } conflict)
-            {
-                info.MarkFailed(conflict);
-                return;
-            }
             // Load every type now, so a broken assembly fails here and not at the first request.
             types = assembly.GetTypes();
         }
         catch (Exception ex)
         {
             info.MarkFailed($"load failed: {Describe(ex)}");
-            return;
+            return null;
         }
 
         // Checked before the scan: with its own copy of the contracts a plugin's types match nothing of the host's.
         if (ReferencesOwnContractCopy(types))
         {
             info.MarkFailed("the plugin ships its own copy of Execd.Abstractions; its types cannot match the host's (reference it with Private=false, ExcludeAssets=runtime)");
-            return;
+            return null;
         }
 
         var own = new ServiceCollection();
@@ -126,50 +200,25 @@ public static class PluginHost
         catch (Exception ex)
         {
             info.MarkFailed($"registration failed: {Describe(ex)}");
-            return;
+            return null;
         }
-
-        var contributions = 0;
-        PluginInactive? inactive = null;
-        foreach (var descriptor in own)
+        if (!own.Any(d => Contracts.Contains(d.ServiceType)))
         {
-            if (descriptor.ServiceType == typeof(PluginInactive))
+            if (own.Select(d => d.ImplementationInstance).OfType<PluginInactive>().FirstOrDefault() is { } inactive)
             {
-                // The plugin's word that it is off until configured: kept by the catalog, not registered with the host.
-                inactive = descriptor.ImplementationInstance as PluginInactive;
+                // The plugin's word that it is off until configured (say Redis without a connection string): not a failure.
+                info.MarkInactive(inactive.Reason);
+                return null;
             }
-            else if (Contracts.Contains(descriptor.ServiceType))
-            {
-                var description = $"{descriptor.ServiceType.Name}: {ImplementationName(descriptor)}";
-                services.AddSingleton(new PluginContribution(info, descriptor.ServiceType, Factory(descriptor), description));
-                info.AddContribution(description);
-                contributions++;
-            }
-            else if (OwnedByPlugin(descriptor.ServiceType, assembly) || IsConfiguration(descriptor.ServiceType))
-            {
-                services.Add(descriptor);
-            }
-            else
-            {
-                // Framework services (options, health check service, loggers): the host's win.
-                services.TryAdd(descriptor);
-            }
+            info.MarkFailed("contributes nothing: no executor, session executor, terminal executor, code executor or storage provider was found in the assembly");
+            return null;
         }
-        if (contributions == 0 && inactive is not null)
-        {
-            info.MarkInactive(inactive.Reason);
-        }
-        else if (contributions == 0)
-        {
-            info.MarkFailed("contributes nothing: no executor, session executor, terminal executor or storage provider was found in the assembly");
-        }
+        return new Activated(assembly, own);
     }
 
     /// <summary>Why a plugin built for a newer .NET than the daemon runs on cannot load, or null (older ones load: .NET runs them).</summary>
-    private static string? NewerTargetFramework(Assembly assembly)
+    private static string? NewerTargetFramework(string? moniker)
     {
-        var attribute = assembly.GetCustomAttributesData().FirstOrDefault(a => a.AttributeType == typeof(System.Runtime.Versioning.TargetFrameworkAttribute));
-        var moniker = attribute?.ConstructorArguments.FirstOrDefault().Value as string;
         const string prefix = ".NETCoreApp,Version=v";
         if (moniker is null || !moniker.StartsWith(prefix, StringComparison.Ordinal) || !Version.TryParse(moniker[prefix.Length..], out var version))
         {
@@ -193,10 +242,10 @@ public static class PluginHost
     /// itself provides (say Microsoft.Extensions.Logging.Abstractions 11 against the daemon's 10), so the runtime would
     /// load the plugin's private copy and its <c>ILogger&lt;T&gt;</c> would never be the daemon's. Null when none.
     /// </summary>
-    private static string? NewerThanHost(Assembly assembly)
+    private static string? NewerThanHost(IEnumerable<AssemblyName> references)
     {
         var conflicts = new List<string>();
-        foreach (var reference in assembly.GetReferencedAssemblies())
+        foreach (var reference in references)
         {
             if (reference.Name is null || reference.Version is not { } wanted || !HostAssemblies.Value.TryGetValue(reference.Name, out var path))
             {
@@ -234,7 +283,7 @@ public static class PluginHost
         : d.ImplementationFactory is { } factory ? factory
         : sp => ActivatorUtilities.CreateInstance(sp, d.ImplementationType!);
 
-    private static string ImplementationName(ServiceDescriptor d) =>
+    internal static string ImplementationName(ServiceDescriptor d) =>
         (d.ImplementationType ?? d.ImplementationInstance?.GetType())?.Name ?? "factory";
 
     internal static string Describe(Exception ex) => ex switch

@@ -43,19 +43,57 @@ public sealed class StorageHealthMonitor : BackgroundService
     /// <summary>Asks for an evaluation now (coalesced with one already pending).</summary>
     public void RequestEvaluation() => _wake.Set();
 
-    public override async Task StartAsync(CancellationToken cancellationToken)
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
-        // The first ranking is real before the first request is served.
-        await EvaluateAsync(cancellationToken);
-        await base.StartAsync(cancellationToken);
+        // Start-up does not wait for any health check (the first /ping must not): requests that open output wait
+        // on the ranking until the first provider is found healthy (StorageRanking.WaitUntilReady).
+        _ranking.ExpectEvaluation();
+        return base.StartAsync(cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await Task.Yield(); // off the host's start-up path
+        await FirstEvaluationAsync(stoppingToken);
         while (await _wake.WaitAsync(_options.Health.Interval, stoppingToken))
         {
             await EvaluateAsync(stoppingToken);
         }
+    }
+
+    /// <summary>
+    /// The first evaluation checks each provider on its own and publishes each result as it comes, so one slow
+    /// check (a hung network mount) keeps nobody waiting once another provider is found healthy.
+    /// </summary>
+    private async Task FirstEvaluationAsync(CancellationToken stoppingToken)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var providers = _ranking.Providers.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+        HealthReportEntry[] entries;
+        try
+        {
+            entries = await Task.WhenAll(_registrations.Select(async r =>
+            {
+                var entry = await RunAsync(r, stoppingToken);
+                if (providers.TryGetValue(r.Name, out var provider))
+                {
+                    var ranked = Rank(provider, entry);
+                    _ranking.PublishChecked(_time.GetUtcNow(), ranked);
+                    if (ranked.Health == ProviderHealth.Healthy)
+                    {
+                        _logger.LogDebug("Start-up: storage provider {Provider} found healthy after {Elapsed:0} ms of evaluation", provider.Name,
+                            System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    }
+                }
+                return entry;
+            }));
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        Publish(entries, started);
+        _logger.LogDebug("Start-up: first storage evaluation complete after {Elapsed:0} ms", System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
     /// <summary>
@@ -74,6 +112,11 @@ public sealed class StorageHealthMonitor : BackgroundService
         {
             return;
         }
+        Publish(entries, started);
+    }
+
+    private void Publish(HealthReportEntry[] entries, long started)
+    {
         var report = new HealthReport(_registrations.Select((r, i) => (r.Name, Entry: entries[i])).ToDictionary(e => e.Name, e => e.Entry),
             System.Diagnostics.Stopwatch.GetElapsedTime(started));
         var now = _time.GetUtcNow();
@@ -115,13 +158,14 @@ public sealed class StorageHealthMonitor : BackgroundService
         }
     }
 
-    private static RankedProvider Rank(IOutputStorageProvider provider, HealthReport report)
-    {
-        if (!report.Entries.TryGetValue(provider.Name, out var entry))
-        {
+    private static RankedProvider Rank(IOutputStorageProvider provider, HealthReport report) =>
+        report.Entries.TryGetValue(provider.Name, out var entry)
+            ? Rank(provider, entry)
             // Unchecked is not known to be healthy: below every checked provider that is not unhealthy (see StorageRanking).
-            return new RankedProvider(provider, ProviderHealth.Degraded, "no health check registered", Checked: false);
-        }
+            : new RankedProvider(provider, ProviderHealth.Degraded, "no health check registered", Checked: false);
+
+    private static RankedProvider Rank(IOutputStorageProvider provider, HealthReportEntry entry)
+    {
         var health = entry.Status switch
         {
             HealthStatus.Healthy => ProviderHealth.Healthy,

@@ -55,13 +55,94 @@ public sealed class StorageRanking
     /// <summary>The providers, best first, and when their health was evaluated.</summary>
     public StorageSnapshot Snapshot => _snapshot;
 
-    /// <summary>Replaces the ranking (called by the health monitor); the entries are sorted here.</summary>
+    private readonly HashSet<IOutputStorageProvider> _unchecked = [];
+
+    // Completed once the ranking can be used: at once unless a health monitor announced its first evaluation.
+    private TaskCompletionSource _ready = CompletedReady();
+    private TaskCompletionSource _evaluated = CompletedReady();
+
+    private static TaskCompletionSource CompletedReady()
+    {
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ready.SetResult();
+        return ready;
+    }
+
+    /// <summary>
+    /// Completes when a provider is found healthy and every provider ranked before it by priority was checked (so the
+    /// top of the ranking is what a full evaluation would put there), or every provider was evaluated once.
+    /// </summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>Completes when every provider was evaluated once (what /admin/storage and /healthz report wait for).</summary>
+    public Task Evaluated => _evaluated.Task;
+
+    /// <summary>
+    /// Called by the health monitor as the daemon starts: until its first evaluation finds a provider healthy,
+    /// unchecked providers rank last ("not checked yet") and <see cref="Ready"/> is pending.
+    /// </summary>
+    public void ExpectEvaluation()
+    {
+        lock (_gate)
+        {
+            if (_snapshot.EvaluatedAt is not null || !_ready.Task.IsCompleted || Providers.IsEmpty)
+            {
+                return;
+            }
+            _ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _evaluated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _unchecked.UnionWith(Providers);
+            _snapshot = new StorageSnapshot(null, Rank(Providers.Select(p => new RankedProvider(p, ProviderHealth.Unhealthy, "not checked yet"))));
+        }
+    }
+
+    /// <summary>
+    /// Waits (at most <paramref name="limit"/>) until <see cref="Ready"/>: only the first requests after start-up can
+    /// wait, and only until one provider is found healthy. Synchronous because the command registry opens output
+    /// synchronously; the completed case costs a field read.
+    /// </summary>
+    public void WaitUntilReady(TimeSpan limit)
+    {
+        var ready = _ready.Task;
+        if (!ready.IsCompleted)
+        {
+            ready.Wait(limit);
+        }
+    }
+
+    /// <summary>Publishes one provider's first check while the first evaluation runs (the others keep their places).</summary>
+    public void PublishChecked(DateTimeOffset evaluatedAt, RankedProvider result)
+    {
+        lock (_gate)
+        {
+            _unchecked.Remove(result.Provider);
+            _snapshot = new StorageSnapshot(evaluatedAt, Rank(_snapshot.Providers.Select(r => r.Provider == result.Provider ? result : r)));
+            var health = _snapshot.Providers.ToDictionary(r => r.Provider, r => r.Health);
+            foreach (var provider in Providers.OrderBy(p => _order[p]))
+            {
+                if (_unchecked.Contains(provider))
+                {
+                    break;
+                }
+                if (health[provider] == ProviderHealth.Healthy)
+                {
+                    _ready.TrySetResult();
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Replaces the ranking (called by the health monitor after evaluating every provider); the entries are sorted here.</summary>
     public void Publish(DateTimeOffset evaluatedAt, IEnumerable<RankedProvider> providers)
     {
         lock (_gate)
         {
             var previous = _snapshot;
             _snapshot = new StorageSnapshot(evaluatedAt, Rank(providers));
+            _unchecked.Clear();
+            _ready.TrySetResult();
+            _evaluated.TrySetResult();
             if (!previous.Providers.Select(p => p.Provider).SequenceEqual(_snapshot.Providers.Select(p => p.Provider)))
             {
                 _logger.LogInformation("Storage ranking: {Ranking}", string.Join(", ", _snapshot.Providers.Select(p => $"{p.Provider.Name} ({p.Health})")));

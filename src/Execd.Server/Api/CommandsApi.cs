@@ -74,6 +74,13 @@ public static partial class CommandsApi
             logger.LogInformation("Rejected POST /command: {Reason}", message);
             return ApiError.Of(400, ApiError.InvalidRequestBody, message);
         }
+        // An on-demand plugin (the PowerShell executor) is activated by its first command; if that fails, the client
+        // hears why before any event is sent.
+        if (await commands.ActivateExecutorAsync(spec.Executor) is { } unavailable)
+        {
+            logger.LogWarning("Rejected POST /command: executor {Executor} is unavailable: {Reason}", spec.Executor, unavailable);
+            return ApiError.Of(503, ApiError.ExecutorUnavailable, $"executor '{spec.Executor}' is unavailable: {unavailable}");
+        }
 
         OutputReader? live = null;
         var record = commands.Start(spec, timeout, r =>

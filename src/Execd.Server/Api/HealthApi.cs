@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Execd.Core.Commands;
 using Execd.Core.Storage;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace Execd.Server.Api;
 
@@ -18,8 +19,11 @@ public static class HealthApi
         return app;
     }
 
-    private static IResult Health(StorageHealthMonitor monitor, StorageRanking ranking, CommandService commands)
+    private static async Task<IResult> Health(StorageHealthMonitor monitor, StorageRanking ranking, CommandService commands, IOptions<StorageOptions> options,
+        HttpContext http)
     {
+        // Right after start-up: waits (bounded) for the first evaluation, so the report never says "not checked yet".
+        await StorageApi.FirstEvaluation(ranking, options, http.RequestAborted);
         var report = monitor.LastReport;
         var entries = new Dictionary<string, HealthEntryResponse>(StringComparer.Ordinal);
         if (report is not null)

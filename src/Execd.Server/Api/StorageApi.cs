@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Execd.Core.Commands;
 using Execd.Core.Storage;
+using Microsoft.Extensions.Options;
 
 namespace Execd.Server.Api;
 
@@ -14,8 +15,15 @@ public static class StorageApi
         return app;
     }
 
-    private static IResult Storage(StorageRanking ranking, CommandService commands, CommandReindexer reindexer)
+    /// <summary>Reports of every provider: right after start-up they wait (bounded) for the first evaluation to complete.</summary>
+    internal static Task FirstEvaluation(StorageRanking ranking, IOptions<StorageOptions> options, CancellationToken aborted) =>
+        ranking.Evaluated.IsCompleted ? Task.CompletedTask
+            : Task.WhenAny(ranking.Evaluated, Task.Delay(options.Value.Health.Timeout + TimeSpan.FromSeconds(1), aborted));
+
+    private static async Task<IResult> Storage(StorageRanking ranking, CommandService commands, CommandReindexer reindexer, IOptions<StorageOptions> options,
+        HttpContext http)
     {
+        await FirstEvaluation(ranking, options, http.RequestAborted);
         var snapshot = ranking.Snapshot;
         // Commands held per provider: where each command's newest output lives now.
         var held = commands.All.Select(r => r.Log.Provider).OfType<string>().GroupBy(p => p).ToDictionary(g => g.Key, g => g.Count());

@@ -71,6 +71,7 @@ public static class ExecdApp
                 return 1;
             }
             app.Logger.LogInformation("execd listening on {Addresses}", string.Join(", ", Addresses(app)));
+            StartupTrace.Log(app.Logger, "listening");
             await app.WaitForShutdownAsync();
         }
         return 0;
@@ -130,16 +131,24 @@ public static class ExecdApp
         services.AddSingleton<Execd.Core.Terminals.TerminalService>();
         services.Configure<Execd.Core.Code.CodeOptions>(builder.Configuration.GetSection("Execd:Code"));
         services.AddSingleton<Execd.Core.Code.CodeService>();
+        StartupTrace.Log(null, "configured");
         var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
         builder.AddExecdTelemetry();
+        var pluginsAt = StartupTrace.Elapsed;
 
         var app = builder.Build();
+        StartupTrace.Log(app.Logger, $"plugins checked and registered ({catalog.Plugins.Count}, until {pluginsAt:0} ms), services built");
         foreach (var plugin in catalog.Plugins)
         {
-            if (plugin.State == PluginState.Loaded)
+            app.Logger.LogDebug("Start-up: plugin {Plugin} took {Elapsed:0.0} ms", plugin.Name, plugin.StartupMilliseconds);
+            if (plugin.State == PluginState.Activated)
             {
                 app.Logger.LogInformation("Plugin {Plugin} loaded: {Contributions}", plugin.Name,
                     plugin.Contributions.Count == 0 ? plugin.Reason : string.Join("; ", plugin.Contributions));
+            }
+            else if (plugin.State == PluginState.Loaded)
+            {
+                app.Logger.LogInformation("Plugin {Plugin} registered, activated on first use: {Contributions}", plugin.Name, string.Join("; ", plugin.Contributions));
             }
             else
             {
@@ -156,6 +165,7 @@ public static class ExecdApp
         {
             app.Logger.LogError("No executor is available: every command will be rejected");
         }
+        StartupTrace.Log(app.Logger, "executors and storage providers created");
 
         app.UseExecdTelemetry();
         app.UseExceptionHandler(error => error.Run(context =>
@@ -195,6 +205,42 @@ public static class ExecdApp
         app.MapPty();
         app.MapCode();
         return app;
+    }
+
+    /// <summary>
+    /// The start-up trace: at debug level, each phase with the milliseconds since the process started (phases before
+    /// the logger exists are kept and logged with the first one after).
+    /// </summary>
+    private static class StartupTrace
+    {
+        private static readonly DateTime ProcessStart = System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime();
+        private static readonly List<string> Pending = [];
+
+        public static double Elapsed => (DateTime.UtcNow - ProcessStart).TotalMilliseconds;
+
+        public static void Log(ILogger? logger, string phase)
+        {
+            var line = $"Start-up: {phase} at {Elapsed:0} ms since process start";
+            lock (Pending)
+            {
+                if (logger is null)
+                {
+                    Pending.Add(line);
+                    return;
+                }
+                if (!logger.IsEnabled(LogLevel.Debug))
+                {
+                    Pending.Clear();
+                    return;
+                }
+                foreach (var earlier in Pending)
+                {
+                    logger.LogDebug("{Trace}", earlier);
+                }
+                Pending.Clear();
+                logger.LogDebug("{Trace}", line);
+            }
+        }
     }
 
     private static LogLevel MapLevel(int level) => level switch
