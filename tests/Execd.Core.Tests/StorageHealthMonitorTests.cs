@@ -75,4 +75,25 @@ public sealed class StorageHealthMonitorTests
         Assert.Contains("timed out", ranking.Current[1].Reason, StringComparison.Ordinal);
         Assert.Equal(HealthStatus.Unhealthy, monitor.LastReport!.Entries["hanging"].Status);
     }
+
+    [Fact]
+    public void WhenChecked_CompletesOnceEachNamedProviderHasItsFirstVerdict_NotWaitingForOthers()
+    {
+        var records = new FakeStorageProvider("records");
+        var slow = new FakeStorageProvider("slow");
+        var (_, ranking) = Create([records, slow], b => b.AddCheck("records", new Check(_ => Task.FromResult(HealthCheckResult.Healthy())), tags: [StorageHealth.Tag]));
+        ranking.ExpectEvaluation();
+
+        var waiting = ranking.WhenChecked([records]);
+        Assert.False(waiting.IsCompleted);
+        ranking.PublishChecked(DateTimeOffset.UtcNow, new RankedProvider(slow, ProviderHealth.Healthy, "ok"));
+        Assert.False(waiting.IsCompleted);
+        ranking.PublishChecked(DateTimeOffset.UtcNow, new RankedProvider(records, ProviderHealth.Healthy, "ok"));
+        Assert.True(waiting.IsCompletedSuccessfully);
+        Assert.False(ranking.Evaluated.IsCompleted);
+
+        // After a full evaluation nothing is pending.
+        ranking.Publish(DateTimeOffset.UtcNow, [new RankedProvider(records, ProviderHealth.Healthy, "ok"), new RankedProvider(slow, ProviderHealth.Healthy, "ok")]);
+        Assert.True(ranking.WhenChecked([records, slow]).IsCompletedSuccessfully);
+    }
 }

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Execd.Core.Storage;
 
 /// <summary>
-/// At start-up (after the first health ranking, before the first request): reads every command record on every provider that
+/// At start-up (after the record stores' first health checks, before the first request): reads every command record on every provider that
 /// is not unhealthy and outlives the daemon, and registers those commands again — finished ones answer status, logs and the
 /// stream as before; ones that were running when the previous daemon died are reported <c>lost</c> (exit -1, with the reason),
 /// their output as far as it reached storage kept; output that was on a provider that died with the daemon (memory) is counted
@@ -36,13 +36,24 @@ public sealed class CommandReindexer : IHostedService
     /// <summary>What the last re-indexing found (null before it ran).</summary>
     public ReindexReport? LastReport { get; private set; }
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (_options.Durability.Enabled)
+        if (!_options.Durability.Enabled)
         {
-            LastReport = Reindex();
+            return;
         }
-        return Task.CompletedTask;
+        // Re-indexing reads the record stores found healthy, so it waits (bounded) for their first health checks, which run
+        // in the background; the daemon does not answer before it, so a finished command is never a 404 after a restart.
+        // Only the record stores are waited for (file providers: milliseconds), never a slow provider that keeps no records.
+        try
+        {
+            await _ranking.WhenChecked(_ranking.Providers.Where(p => p is ICommandRecordStore)).WaitAsync(_options.Health.Timeout + TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _logger.LogWarning("Re-indexing before every record store's first health check finished: those not checked yet are skipped");
+        }
+        LastReport = Reindex();
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -56,6 +56,7 @@ public sealed class StorageRanking
     public StorageSnapshot Snapshot => _snapshot;
 
     private readonly HashSet<IOutputStorageProvider> _unchecked = [];
+    private readonly Dictionary<IOutputStorageProvider, TaskCompletionSource> _checkedSignals = [];
 
     // Completed once the ranking can be used: at once unless a health monitor announced its first evaluation.
     private TaskCompletionSource _ready = CompletedReady();
@@ -76,6 +77,31 @@ public sealed class StorageRanking
 
     /// <summary>Completes when every provider was evaluated once (what /admin/storage and /healthz report wait for).</summary>
     public Task Evaluated => _evaluated.Task;
+
+    /// <summary>Completes when each of <paramref name="providers"/> has its first verdict (at once when no evaluation is pending).</summary>
+    public Task WhenChecked(IEnumerable<IOutputStorageProvider> providers)
+    {
+        lock (_gate)
+        {
+            var pending = providers.Where(_unchecked.Contains).Select(p =>
+            {
+                if (!_checkedSignals.TryGetValue(p, out var signal))
+                {
+                    _checkedSignals[p] = signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+                return signal.Task;
+            }).ToList();
+            return Task.WhenAll(pending);
+        }
+    }
+
+    private void SignalChecked(IOutputStorageProvider provider)
+    {
+        if (_checkedSignals.Remove(provider, out var signal))
+        {
+            signal.TrySetResult();
+        }
+    }
 
     /// <summary>
     /// Called by the health monitor as the daemon starts: until its first evaluation finds a provider healthy,
@@ -116,6 +142,7 @@ public sealed class StorageRanking
         lock (_gate)
         {
             _unchecked.Remove(result.Provider);
+            SignalChecked(result.Provider);
             _snapshot = new StorageSnapshot(evaluatedAt, Rank(_snapshot.Providers.Select(r => r.Provider == result.Provider ? result : r)));
             var health = _snapshot.Providers.ToDictionary(r => r.Provider, r => r.Health);
             foreach (var provider in Providers.OrderBy(p => _order[p]))
@@ -141,6 +168,10 @@ public sealed class StorageRanking
             var previous = _snapshot;
             _snapshot = new StorageSnapshot(evaluatedAt, Rank(providers));
             _unchecked.Clear();
+            foreach (var provider in _checkedSignals.Keys.ToList())
+            {
+                SignalChecked(provider);
+            }
             _ready.TrySetResult();
             _evaluated.TrySetResult();
             if (!previous.Providers.Select(p => p.Provider).SequenceEqual(_snapshot.Providers.Select(p => p.Provider)))
