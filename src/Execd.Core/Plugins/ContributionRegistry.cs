@@ -27,4 +27,24 @@ public static class ContributionRegistry
         }
         return created;
     }
+
+    /// <summary>
+    /// The first contribution of <typeparamref name="T"/> that could be created (null when none); any later one is logged
+    /// as not used. For contracts of which the host uses one (session, terminal executors).
+    /// </summary>
+    public static T? CreateFirst<T>(IEnumerable<PluginContribution> contributions, IServiceProvider services, ILogger logger, Func<T, string> name, string kind)
+        where T : class
+    {
+        var created = Create<T>(contributions, services, logger);
+        if (created.Count == 0)
+        {
+            return null;
+        }
+        var used = created[0].Instance;
+        foreach (var (extra, plugin) in created.Skip(1))
+        {
+            logger.LogWarning("Plugin {Plugin}: {Kind} {Name} is not used; {Used} came first", plugin.Name, kind, name(extra), name(used));
+        }
+        return used;
+    }
 }

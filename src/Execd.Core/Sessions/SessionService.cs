@@ -65,18 +65,10 @@ public sealed class SessionService : IAsyncDisposable
         _time = time;
         _options = options.Value;
         _logger = logger;
-        var executors = ContributionRegistry.Create<ISessionExecutor>(contributions, services, logger);
-        if (executors.Count > 0)
-        {
-            _executor = executors[0].Instance;
-            foreach (var (extra, plugin) in executors.Skip(1))
-            {
-                logger.LogWarning("Plugin {Plugin}: session executor {Name} is not used; {Used} came first", plugin.Name, extra.Name, _executor.Name);
-            }
-        }
+        _executor = ContributionRegistry.CreateFirst<ISessionExecutor>(contributions, services, logger, e => e.Name, "session executor");
         if (_options.IdleTimeout > TimeSpan.Zero)
         {
-            var every = TimeSpan.FromTicks(Math.Clamp(_options.IdleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromSeconds(30).Ticks));
+            var every = IdleReaping.Interval(_options.IdleTimeout);
             _reaper = time.CreateTimer(_ => _ = ReapAsync(), null, every, every);
         }
     }

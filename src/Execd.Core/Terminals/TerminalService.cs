@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Execd.Core.Commands;
 using Execd.Core.Plugins;
+using Execd.Core.Sessions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -30,18 +31,10 @@ public sealed class TerminalService : IAsyncDisposable
         _time = time;
         Options = options.Value;
         _logger = logger;
-        var executors = ContributionRegistry.Create<ITerminalExecutor>(contributions, services, logger);
-        if (executors.Count > 0)
-        {
-            _executor = executors[0].Instance;
-            foreach (var (extra, plugin) in executors.Skip(1))
-            {
-                logger.LogWarning("Plugin {Plugin}: terminal executor {Name} is not used; {Used} came first", plugin.Name, extra.Name, _executor.Name);
-            }
-        }
+        _executor = ContributionRegistry.CreateFirst<ITerminalExecutor>(contributions, services, logger, e => e.Name, "terminal executor");
         if (Options.IdleTimeout > TimeSpan.Zero)
         {
-            var every = TimeSpan.FromTicks(Math.Clamp(Options.IdleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromSeconds(30).Ticks));
+            var every = IdleReaping.Interval(Options.IdleTimeout);
             _reaper = time.CreateTimer(_ => _ = ReapAsync(), null, every, every);
         }
     }
