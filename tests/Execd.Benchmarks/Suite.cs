@@ -274,7 +274,10 @@ internal sealed partial class Suite(Report report, Sizes sizes)
 
     /// <summary>
     /// Issue 11 findings 1a and 4: many concurrent 1 MiB background commands store every byte; sequential commands
-    /// under a descriptor limit of 256 all succeed and the daemon's descriptor count does not grow.
+    /// under a tight descriptor limit all succeed and the daemon's descriptor count does not grow. The .NET runtime keeps
+    /// two descriptors open per loaded assembly (~270 for an idle daemon), so no absolute limit of 256 can hold: the
+    /// limit is what a fresh idle daemon holds plus 256 headroom, and the run would fail within 256 commands if each
+    /// kept one.
     /// </summary>
     private async Task IntegrityAsync()
     {
@@ -299,19 +302,24 @@ internal sealed partial class Suite(Report report, Sizes sizes)
                 $"{complete} of {n}, {Report.F(sw.Elapsed.TotalSeconds, 1)} s", "", "", $"{n} of {n}", Report.Met(complete == n)));
         }
 
-        var fdsBefore = Directory.GetFileSystemEntries($"/proc/{daemon.Pid}/fd").Length;
-        using (var prlimit = Process.Start("prlimit", ["--pid", daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "--nofile=256:256"]))
-        {
-            await prlimit.WaitForExitAsync();
-        }
+        // A fresh daemon and one connection: the 500 concurrent requests above left that many kept-alive connections.
+        await using var fresh = await DaemonProcess.StartAsync();
+        using var sequential = new ExecdClient(fresh.BaseAddress);
         var echo = ExecdClient.Body("echo hi");
+        await sequential.RunAsync(echo);   // warm: the connection, the launcher's first use
+        var fdsBefore = Directory.GetFileSystemEntries($"/proc/{fresh.Pid}/fd").Length;
+        var limit = fdsBefore + 256;
+        using (var prlimit = Process.Start("prlimit", ["--pid", fresh.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={limit}:{limit}"]))
+        {
+            await prlimit!.WaitForExitAsync();
+        }
         var failures = 0;
         for (var i = 0; i < sizes.ManyCommands; i++)
         {
-            failures += await client.RunAsync(echo) ? 0 : 1;
+            failures += await sequential.RunAsync(echo) ? 0 : 1;
         }
-        var fdsAfter = Directory.GetFileSystemEntries($"/proc/{daemon.Pid}/fd").Length;
-        report.Add(new Row("integrity", $"{Report.N(sizes.ManyCommands)} sequential `echo hi` under RLIMIT_NOFILE 256: failures; daemon descriptors before → after",
+        var fdsAfter = Directory.GetFileSystemEntries($"/proc/{fresh.Pid}/fd").Length;
+        report.Add(new Row("integrity", $"{Report.N(sizes.ManyCommands)} sequential `echo hi` under RLIMIT_NOFILE = idle descriptors + 256 ({limit}): failures; daemon descriptors before → after",
             $"{failures}; {fdsBefore} → {fdsAfter}", "", "", "0 failures", Report.Met(failures == 0)));
     }
 
