@@ -24,13 +24,15 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
         (string Stdout, string Stderr)? fifos = spec.CaptureDirectory is { } dir
             ? (Path.Combine(dir, spec.Id + ".stdout"), Path.Combine(dir, spec.Id + ".stderr"))
             : null;
+        // Beside them, the file the command's shell writes its exit status into (for a daemon that re-adopts it after a restart).
+        var exitFile = spec.CaptureDirectory is { } d ? Path.Combine(d, spec.Id + ".exit") : null;
         ChildProcess child;
         try
         {
             child = Launcher.Start(new LaunchOptions
             {
                 Program = shell,
-                Arguments = ["-c", spec.Command],
+                Arguments = ["-c", exitFile is null ? spec.Command : ExitStatusTrap.Wrap(spec.Command, exitFile)],
                 Environment = spec.Environment,
                 WorkingDirectory = spec.WorkingDirectory,
                 StdinPipe = spec.KeepStdinOpen,
@@ -42,7 +44,7 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
         }
         catch (LaunchException ex)
         {
-            DeleteFifos(fifos);
+            DeleteFifos(fifos, exitFile);
             throw new CommandStartException(ex.Message, ex);
         }
 
@@ -74,8 +76,8 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
         child.Stdin?.Dispose();
         Finish(spec.Id, stdout);
         Finish(spec.Id, stderr);
-        // The names only matter to a daemon that re-adopts a running command; open ends keep working without them.
-        DeleteFifos(fifos);
+        // The names (and the exit file) only matter to a daemon that re-adopts a running command; open ends keep working without them.
+        DeleteFifos(fifos, exitFile);
 
         var exit = status switch
         {
@@ -86,13 +88,11 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
         return killed == 0 ? exit : exit with { KilledProcesses = killed };
     }
 
-    private void DeleteFifos((string Stdout, string Stderr)? fifos)
+    private void DeleteFifos((string Stdout, string Stderr)? fifos, string? exitFile)
     {
-        if (fifos is not { } f)
-        {
-            return;
-        }
-        foreach (var path in new[] { f.Stdout, f.Stderr })
+        // The exit file is deleted even if the launcher fell back to anonymous pipes (the shell wrote it all the same).
+        string[] paths = fifos is { } f ? [f.Stdout, f.Stderr] : [];
+        foreach (var path in exitFile is null ? paths : [.. paths, exitFile])
         {
             try
             {

@@ -7,7 +7,7 @@ namespace Execd.Core.Commands;
 /// A command process a previous daemon started and that still runs after a restart (issue 14 item 3, partly): the new daemon
 /// is not its parent, so it watches it through <c>/proc</c> (pid plus start time, so a recycled pid is never mistaken for it)
 /// and stops it by signalling its process group (executors start every command as its own session and group leader).
-/// Its exit status cannot be observed: only the parent can wait for it.
+/// Only the parent can wait for it, so its exit status comes from the file its shell wrote on the way out (<see cref="ReadExitFile"/>).
 /// </summary>
 internal static partial class AdoptedProcess
 {
@@ -44,7 +44,8 @@ internal static partial class AdoptedProcess
 
     /// <summary>
     /// Runs as the command's executor: reports the process, waits until it is gone, and on <paramref name="stop"/> sends TERM to its
-    /// process group, then KILL after <see cref="KillGrace"/>. The exit code is -1 with the reason (the status is not observable).
+    /// process group, then KILL after <see cref="KillGrace"/>. The exit code is the one its shell wrote into <c>&lt;id&gt;.exit</c> beside the
+    /// FIFOs; without that file (killed by SIGKILL, or the command replaced the shell with <c>exec</c>), -1 with the reason.
     /// </summary>
     public static async Task<CommandExit> WatchAsync(int pid, long startTicks, string? captureDirectory, string id, ICommandContext context,
         CancellationToken stop)
@@ -76,7 +77,9 @@ internal static partial class AdoptedProcess
         // EOF comes once every process holding the FIFO closed it; processes the command left behind may hold it for ever, so
         // for re-adopted commands (only) the wait after the main process is gone is bounded.
         await Task.WhenAny(Task.WhenAll(pumps), Task.Delay(DrainAfterExit)).ConfigureAwait(false);
-        foreach (var (path, _) in fifos)
+        var exitFile = captureDirectory is null ? null : ExitFilePath(captureDirectory, id);
+        var exit = exitFile is null ? null : ReadExitFile(exitFile);
+        foreach (var path in fifos.Select(f => f.Item1).Append(exitFile).OfType<string>())
         {
             try
             {
@@ -86,9 +89,41 @@ internal static partial class AdoptedProcess
             {
             }
         }
-        return new CommandExit(-1, stopping
-            ? "stopped; re-adopted after a daemon restart, so its exit status is not observable (only its parent could wait for it)"
-            : "ended; re-adopted after a daemon restart, so its exit status is not observable (only its parent could wait for it)");
+        return exit ?? new CommandExit(-1, (stopping ? "stopped" : "ended")
+            + "; re-adopted after a daemon restart and its shell left no exit status (killed by a signal it could not trap, such as SIGKILL,"
+            + " or it replaced the shell with exec or reset its traps), so its exit status is not observable");
+    }
+
+    /// <summary>The file a command's shell writes its exit status into, beside its FIFOs (see the shell executor's exit trap).</summary>
+    public static string ExitFilePath(string captureDirectory, string id) => Path.Combine(captureDirectory, id + ".exit");
+
+    /// <summary>
+    /// How a command ended, from the exit file its shell wrote: an exit status (decimal text) or <c>signal: NAME</c> (exit -1, as a wait
+    /// status of a signal death reads). Null when the file is missing, empty or holds anything else.
+    /// </summary>
+    public static CommandExit? ReadExitFile(string path)
+    {
+        string text;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists || info.Length is 0 or > 64)
+            {
+                return null;
+            }
+            text = File.ReadAllText(path).Trim();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code <= 255)
+        {
+            return CommandExit.FromExitCode(code);
+        }
+        return text.StartsWith("signal: ", StringComparison.Ordinal) && text.Length > 8 && text.All(c => c is >= ' ' and <= '~')
+            ? new CommandExit(-1, text)
+            : null;
     }
 
     /// <summary>How long a re-adopted command's FIFOs are read after its main process is gone (leftover processes may hold them).</summary>
