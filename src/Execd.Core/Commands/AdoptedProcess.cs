@@ -47,14 +47,18 @@ internal static partial class AdoptedProcess
     /// process group, then KILL after <see cref="KillGrace"/>. The exit code is the one its shell wrote into <c>&lt;id&gt;.exit</c> beside the
     /// FIFOs; without that file (killed by SIGKILL, or the command replaced the shell with <c>exec</c>), -1 with the reason.
     /// </summary>
-    public static async Task<CommandExit> WatchAsync(int pid, long startTicks, string? captureDirectory, string id, ICommandContext context,
-        CancellationToken stop)
+    public static async Task<CommandExit> WatchAsync(int pid, long startTicks, string? captureDirectory, string id, (long Stdout, long Stderr)? pipes,
+        ICommandContext context, CancellationToken stop)
     {
         context.ReportStarted(pid);
-        // The command's named FIFOs (see CommandSpec.CaptureDirectory): what it wrote while no daemon read is still in them.
+        // The command's pipes (it holds a reader of each, so what it wrote while no daemon read is still in them), found in /proc; or
+        // the named FIFOs an older daemon gave it.
         var fifos = captureDirectory is null ? [] : new[] { (Path.Combine(captureDirectory, id + ".stdout"), OutputStream.Stdout),
             (Path.Combine(captureDirectory, id + ".stderr"), OutputStream.Stderr) }.Where(f => File.Exists(f.Item1)).ToArray();
-        var pumps = fifos.Select(f => Task.Factory.StartNew(() => Pump(f.Item1, f.Item2, context.Output), CancellationToken.None,
+        (string Path, OutputStream Stream)[] sources = pipes is { } p
+            ? new[] { (PipePath(pid, p.Stdout), OutputStream.Stdout), (PipePath(pid, p.Stderr), OutputStream.Stderr) }.Where(s => s.Item1 is not null).Select(s => (s.Item1!, s.Item2)).ToArray()
+            : fifos;
+        var pumps = sources.Select(f => Task.Factory.StartNew(() => Pump(f.Path, f.Stream, context.Output), CancellationToken.None,
             TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
         var stopping = false;
         DateTime? killAt = null;
@@ -92,6 +96,82 @@ internal static partial class AdoptedProcess
         return exit ?? new CommandExit(-1, (stopping ? "stopped" : "ended")
             + "; re-adopted after a daemon restart and its shell left no exit status (killed by a signal it could not trap, such as SIGKILL,"
             + " or it replaced the shell with exec or reset its traps), so its exit status is not observable");
+    }
+
+    /// <summary>The inode numbers of the pipes <paramref name="pid"/> has as stdout and stderr, or null if either is not a pipe (or it is gone).</summary>
+    public static (long Stdout, long Stderr)? Pipes(int pid) =>
+        PipeInode($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/fd/1") is { } stdout && PipeInode($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/fd/2") is { } stderr
+            ? (stdout, stderr)
+            : null;
+
+    private static long? PipeInode(string fdPath)
+    {
+        try
+        {
+            var target = new FileInfo(fdPath).LinkTarget;
+            return target is not null && target.StartsWith("pipe:[", StringComparison.Ordinal) && target.EndsWith(']')
+                && long.TryParse(target.AsSpan(6, target.Length - 7), NumberStyles.None, CultureInfo.InvariantCulture, out var inode) ? inode : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// A path that opens pipe <paramref name="inode"/> (<c>/proc/P/fd/N</c>), held by the command's main process or, if it no longer holds
+    /// it, by another process of its session; null if none does (every holder closed it: nothing more can come through it).
+    /// </summary>
+    private static string? PipePath(int pid, long inode)
+    {
+        var session = pid.ToString(CultureInfo.InvariantCulture);
+        var holders = new List<string> { session };
+        try
+        {
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                var name = Path.GetFileName(dir);
+                if (name != session && name.All(char.IsAsciiDigit) && SessionOf(dir) == session)
+                {
+                    holders.Add(name);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+        foreach (var holder in holders)
+        {
+            try
+            {
+                foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{holder}/fd"))
+                {
+                    if (PipeInode(fd) == inode)
+                    {
+                        return fd;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return null;
+    }
+
+    // Field 6 of /proc/P/stat (the session id), counted after the last ')' of the command name.
+    private static string? SessionOf(string procDir)
+    {
+        try
+        {
+            var stat = File.ReadAllText(Path.Combine(procDir, "stat"));
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields.Length > 3 ? fields[3] : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The file a command's shell writes its exit status into, beside its FIFOs (see the shell executor's exit trap).</summary>
@@ -133,7 +213,7 @@ internal static partial class AdoptedProcess
     {
         try
         {
-            // Opening for reading blocks only while no writer holds the FIFO; the command holds it read-write until it exits.
+            // Opening for reading blocks only while no writer holds the pipe; the command holds it read-write until it exits.
             using var fifo = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
             var buffer = new byte[64 * 1024];
             int n;

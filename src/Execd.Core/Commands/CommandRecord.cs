@@ -38,6 +38,12 @@ public sealed class CommandRecord : ICommandContext
     /// <summary>The process id (and process group) the command ran as; kept in the durable record for a later re-adoption.</summary>
     public int? LastProcessId { get; private set; }
 
+    /// <summary>
+    /// The inode numbers of the command's stdout and stderr pipes while it runs in capture mode (see <see cref="CommandSpec.CaptureDirectory"/>):
+    /// kept in the durable record, so a restarted daemon finds the same pipes in <c>/proc</c> and reads on.
+    /// </summary>
+    internal (long Stdout, long Stderr)? CapturePipes { get; set; }
+
     /// <summary>Where the durable record was last written (the journal's bookkeeping).</summary>
     internal object? RecordStore { get; set; }
 

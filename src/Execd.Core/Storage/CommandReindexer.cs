@@ -275,16 +275,16 @@ public sealed class CommandReindexer : IHostedService
         }
         var logLength = running ? Math.Max(end, recordedLength) : recordedLength;
         var alive = running && pid is { } p2 && root.TryGetProperty("start_ticks", out var t) && AdoptedProcess.IsAlive(p2, t.GetInt64());
-        // Only a command its executor gave named FIFOs is re-adopted (they still exist while it runs): the executor ran it as its own
-        // process group, and its output can be read on. Others (no FIFOs: their output died with the daemon) are reported lost.
-        if (alive && pid is { } livePid && spec.CaptureDirectory is { } fifoDir && File.Exists(Path.Combine(fifoDir, id + ".stdout")))
+        // Only a command its executor ran in capture mode is re-adopted (its pipes, or the named FIFOs of an older daemon): the executor ran
+        // it as its own process group, and its output can be read on. Others (their output died with the daemon) are reported lost.
+        (long, long)? pipes = root.TryGetProperty("stdout_pipe", out var so) && root.TryGetProperty("stderr_pipe", out var se) ? (so.GetInt64(), se.GetInt64()) : null;
+        if (alive && pid is { } livePid && spec.CaptureDirectory is { } fifoDir && (pipes is not null || File.Exists(Path.Combine(fifoDir, id + ".stdout"))))
         {
             var ticks = root.GetProperty("start_ticks").GetInt64();
             // Still running: re-adopted under the same id; its output goes on from its named FIFOs (when it has them).
             var live = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted, completed: false);
-            _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted{Capture}", id, livePid,
-                spec.CaptureDirectory is null ? " (it has no named FIFOs: output it writes from now on is not captured)" : "");
-            return _commands.Adopt(spec, live, startedAt, livePid, ticks, home);
+            _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted", id, livePid);
+            return _commands.Adopt(spec, live, startedAt, livePid, ticks, pipes, home);
         }
         var log = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted);
         // Ended while no daemon ran: its shell wrote its exit status beside its FIFOs (the shell executor's exit trap).
@@ -298,7 +298,7 @@ public sealed class CommandReindexer : IHostedService
         if (running)
         {
             var reason = alive
-                ? $"lost: the daemon running it stopped; its process (pid {pid}) still runs but had no named FIFOs, so its output cannot be read on and it is not re-adopted"
+                ? $"lost: the daemon running it stopped; its process (pid {pid}) still runs but was not started in capture mode, so its output cannot be read on and it is not re-adopted"
                 : $"lost: the daemon running it stopped{(pid is { } pp ? $" (pid {pp})" : "")} and its process is gone, so its exit status is unknown"
                     + "; output it wrote after that daemon stopped, if any, is not stored";
             return new CommandRecord(spec, log, startedAt, DateTimeOffset.UtcNow, new CommandExit(-1, reason), CommandState.Lost, false, "daemon restart", pid);
