@@ -217,7 +217,7 @@ public sealed partial class DurableRecordTests : IDisposable
         string ended;
         var pidFile = _dir.Combine("ended.pid");
         var gate = _dir.Combine("end-now");
-        await using (var child = await StartReadyChildAsync())
+        await using (var child = await ChildExecd.StartAsync(_dir, Files))
         {
             ended = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo before-crash; while [ ! -e {gate} ]; do sleep 0.05; done; exit 42");
             await WaitForAsync(async () => (await child.Client.LogBytesAsync(ended)).Length > 0);
@@ -254,7 +254,7 @@ public sealed partial class DurableRecordTests : IDisposable
     {
         string running;
         var pidFile = _dir.Combine("victim.pid");
-        await using (var child = await StartReadyChildAsync())
+        await using (var child = await ChildExecd.StartAsync(_dir, Files))
         {
             running = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo started; sleep 60; exit 5");
             await WaitForAsync(async () => (await child.Client.LogBytesAsync(running)).Length > 0);
@@ -416,21 +416,6 @@ public sealed partial class DurableRecordTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, (await second.Client.GetAsync($"/command/status/{ids[2]}")).StatusCode);
         Assert.False(File.Exists(Path.Combine(Files, ids[0] + ".record")));
         Assert.Empty(Directory.EnumerateFiles(Files, ids[0] + ".*"));
-    }
-
-    /// <summary>
-    /// A child daemon whose storage ranking is ready: right after start-up the first health checks may still run, and a command started
-    /// then may land on <c>memory</c> (no durable record, nothing to re-adopt) — the other tests run finished commands first.
-    /// </summary>
-    private async Task<ChildExecd> StartReadyChildAsync()
-    {
-        var child = await ChildExecd.StartAsync(_dir, Files);
-        await WaitForAsync(async () =>
-        {
-            var id = await child.Client.StartBackgroundAsync("echo warm");
-            return ((string?)(await child.Client.WaitFinishedAsync(id))["output_provider"])?.StartsWith("files:", StringComparison.Ordinal) == true;
-        });
-        return child;
     }
 
     private static async Task WaitForAsync(Func<Task<bool>> condition)
