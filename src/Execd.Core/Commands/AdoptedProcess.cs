@@ -21,22 +21,28 @@ internal static partial class AdoptedProcess
     /// <summary>The process's start time in clock ticks since boot (<c>/proc/PID/stat</c> field 22), or null if it is gone or a zombie.</summary>
     public static long? StartTicks(int pid)
     {
+        var fields = StatFields($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}");
+        if (fields is null || fields.Length < 20 || fields[0] is "Z" or "X")
+        {
+            return null;
+        }
+        return long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
+    }
+
+    /// <summary>The fields of <c>PROCDIR/stat</c> after the command name (state first), or null if the process is gone.</summary>
+    private static string[]? StatFields(string procDir)
+    {
         string stat;
         try
         {
-            stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            stat = File.ReadAllText(Path.Combine(procDir, "stat"));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return null;
         }
         // The command name (field 2) may contain spaces and parentheses: fields are counted after the last ')'.
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        if (fields.Length < 20 || fields[0] is "Z" or "X")
-        {
-            return null;
-        }
-        return long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
     /// <summary>Whether <paramref name="pid"/> is still the process that started at <paramref name="startTicks"/>.</summary>
@@ -159,20 +165,8 @@ internal static partial class AdoptedProcess
         return null;
     }
 
-    // Field 6 of /proc/P/stat (the session id), counted after the last ')' of the command name.
-    private static string? SessionOf(string procDir)
-    {
-        try
-        {
-            var stat = File.ReadAllText(Path.Combine(procDir, "stat"));
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return fields.Length > 3 ? fields[3] : null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    // Field 6 of /proc/P/stat: the session id.
+    private static string? SessionOf(string procDir) => StatFields(procDir) is { Length: > 3 } fields ? fields[3] : null;
 
     /// <summary>The file a command's shell writes its exit status into, beside its FIFOs (see the shell executor's exit trap).</summary>
     public static string ExitFilePath(string captureDirectory, string id) => Path.Combine(captureDirectory, id + ".exit");
