@@ -212,12 +212,14 @@ public sealed partial class DurableRecordTests : IDisposable
     [Theory]
     [InlineData("KILL")]
     [InlineData("TERM")]
-    public async Task CommandEndingWhileNoDaemonRuns_ReportedOrphanedWithItsExitCode_FifosAndExitFileSwept(string signal)
+    public async Task CommandEndingWhileNoDaemonRuns_ReportedOrphanedWithItsExitCode_ExitFileSwept(string signal)
     {
+        // A storage directory whose name needs quoting in the shell: the exit trap names the file inside it.
+        var files = _dir.Combine("files it's $HOME `x`");
         string ended;
         var pidFile = _dir.Combine("ended.pid");
         var gate = _dir.Combine("end-now");
-        await using (var child = await ChildExecd.StartAsync(_dir, Files))
+        await using (var child = await ChildExecd.StartAsync(_dir, files))
         {
             ended = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo before-crash; while [ ! -e {gate} ]; do sleep 0.05; done; exit 42");
             await WaitForAsync(async () => (await child.Client.LogBytesAsync(ended)).Length > 0);
@@ -226,9 +228,9 @@ public sealed partial class DurableRecordTests : IDisposable
         var pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
         await File.WriteAllTextAsync(gate, "");
         await WaitForAsync(() => Task.FromResult(!File.Exists($"/proc/{pid}/stat") || File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal)));
-        Assert.True(File.Exists(Path.Combine(Files, "capture", ended + ".exit")));
+        Assert.True(File.Exists(Path.Combine(files, "capture", ended + ".exit")));
 
-        await using (var daemon = await Daemon.StartAsync(Settings()))
+        await using (var daemon = await Daemon.StartAsync(Settings(files)))
         {
             var status = await daemon.Client.StatusAsync(ended);
             Assert.False((bool)status["running"]!);
@@ -237,11 +239,11 @@ public sealed partial class DurableRecordTests : IDisposable
             Assert.StartsWith("exit status 42; it ended while no daemon ran", (string)status["error"]!, StringComparison.Ordinal);
             Assert.Contains("not stored", (string)status["error"]!, StringComparison.Ordinal);
             Assert.Equal("before-crash\n", System.Text.Encoding.UTF8.GetString(await daemon.Client.LogBytesAsync(ended)));
-            // The start-up sweep deleted its FIFOs and exit file: nothing in capture/ outlives the commands it was for.
-            Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(Files, "capture")));
+            // The start-up sweep deleted its exit file: nothing in capture/ outlives the commands it was for.
+            Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(files, "capture")));
         }
         // Rewritten as orphaned: a second restart reports the same end.
-        await using var again = await Daemon.StartAsync(Settings());
+        await using var again = await Daemon.StartAsync(Settings(files));
         var second = await again.Client.StatusAsync(ended);
         Assert.Equal("orphaned", (string)second["state"]!);
         Assert.Equal(42, (int)second["exit_code"]!);
