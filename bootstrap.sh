@@ -1,7 +1,12 @@
 #!/bin/sh
 # Runs the execd daemon.
 #   ./bootstrap.sh [flags]        build (if needed) and run the daemon in the foreground; flags are passed to it
-#   ./bootstrap.sh -c "cmd"       start the daemon in the background, then run cmd (as upstream's container entrypoint)
+#   ./bootstrap.sh -c "cmd"       start the daemon in the background, then run cmd (as upstream's container entrypoint); a daemon
+#                                 that dies while cmd runs is started again (same flags); when cmd ends the daemon is stopped
+#                                 (SIGTERM) and the script exits with cmd's status. Restarts back off 1 s, 2 s, 4 s, ... up to
+#                                 EXECD_RESTART_MAX_DELAY (default 30) seconds; after EXECD_RESTART_LIMIT (default 5; 0: never
+#                                 restart) exits in a row each within EXECD_RESTART_QUICK (default 10) seconds of its start, the
+#                                 daemon is left down (cmd goes on).
 #   ./bootstrap.sh --build-only   build the daemon, its plugins and the PowerShell module (execd.psd1), run nothing
 # With EXECD set (e.g. EXECD=/opt/opensandbox/execd), that published daemon is run instead of the development build;
 # EXECD names the executable or the published folder. EXECD_ARGS: flags for the daemon started by -c.
@@ -74,8 +79,59 @@ if [ "${1:-}" != "-c" ] && [ -z "${BOOTSTRAP_CMD:-}" ]; then
   exec "$EXECD" "$@"
 fi
 
-# -c "cmd": the daemon in the background, the user command in the foreground, SIGTERM forwarded to it.
-"$EXECD" ${EXECD_ARGS:-} &
+# -c "cmd": the daemon in the background under a supervisor that starts it again if it dies while cmd runs, the user command
+# in the foreground, SIGTERM forwarded to it. When cmd ends, the daemon is stopped (SIGTERM) and cmd's status is the script's.
+now() { date +%s 2>/dev/null || echo 0; }
+supervise() {
+  set +e
+  limit=${EXECD_RESTART_LIMIT:-5}
+  max_delay=${EXECD_RESTART_MAX_DELAY:-30}
+  quick=${EXECD_RESTART_QUICK:-10}
+  failures=0
+  stopping=
+  daemon=
+  pause=
+  trap 'stopping=1; [ -z "$pause" ] || kill "$pause" 2>/dev/null; [ -z "$daemon" ] || kill -TERM "$daemon" 2>/dev/null' TERM
+  while :; do
+    started=$(now)
+    "$EXECD" ${EXECD_ARGS:-} &
+    daemon=$!
+    # wait returns early when the TERM trap runs: wait again until the daemon has really exited.
+    while :; do
+      wait "$daemon"
+      status=$?
+      kill -0 "$daemon" 2>/dev/null || break
+    done
+    [ -z "$stopping" ] || exit 0
+    ran=$(( $(now) - started ))
+    [ "$ran" -lt "$quick" ] || failures=0
+    failures=$((failures + 1))
+    if [ "$failures" -gt "$limit" ]; then
+      echo "bootstrap: daemon (pid $daemon) exited with status $status after ${ran}s, $failures times in a row within ${quick}s of its start; not restarting it (EXECD_RESTART_LIMIT=$limit)" >&2
+      exit 1
+    fi
+    delay=1
+    i=1
+    while [ "$i" -lt "$failures" ] && [ "$delay" -lt "$max_delay" ]; do
+      delay=$((delay * 2))
+      i=$((i + 1))
+    done
+    [ "$delay" -le "$max_delay" ] || delay=$max_delay
+    echo "bootstrap: daemon (pid $daemon) exited with status $status after ${ran}s; restarting it in ${delay}s (quick failure $failures of $limit)" >&2
+    daemon=
+    sleep "$delay" &
+    pause=$!
+    wait "$pause"
+    pause=
+    [ -z "$stopping" ] || exit 0
+  done
+}
+supervise &
+supervisor=$!
+stop_daemon() {
+  kill -TERM "$supervisor" 2>/dev/null
+  wait "$supervisor"
+}
 if [ -n "${BOOTSTRAP_CMD:-}" ]; then
   CMD=$BOOTSTRAP_CMD
 else
@@ -84,12 +140,17 @@ else
 fi
 SHELL_BIN=${BOOTSTRAP_SHELL:-}
 [ -n "$SHELL_BIN" ] || SHELL_BIN=$(command -v bash || command -v sh || true)
-[ -n "$SHELL_BIN" ] || { echo "bootstrap: no shell found" >&2; exit 1; }
+[ -n "$SHELL_BIN" ] || { echo "bootstrap: no shell found" >&2; stop_daemon; exit 1; }
 "$SHELL_BIN" -c "$CMD" &
 child=$!
-trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; stop_daemon; exit 0' TERM
 trap 'kill -INT "$child" 2>/dev/null' INT
 set +e
-wait "$child"
-status=$?
+# wait returns early when the INT trap runs: wait again until cmd has really ended.
+while :; do
+  wait "$child"
+  status=$?
+  kill -0 "$child" 2>/dev/null || break
+done
+stop_daemon
 exit $status

@@ -20,29 +20,28 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
     {
         // Looked up per command, as upstream (bash may be installed while the daemon runs).
         var shell = ExecutablePath.Find("bash") ?? ExecutablePath.Find("sh") ?? "/bin/sh";
-        // Named FIFOs when the host asks (its shutdown policy keeps commands for the next daemon): output then outlives this daemon.
-        (string Stdout, string Stderr)? fifos = spec.CaptureDirectory is { } dir
-            ? (Path.Combine(dir, spec.Id + ".stdout"), Path.Combine(dir, spec.Id + ".stderr"))
-            : null;
+        // When the host asks (its shutdown policy keeps commands for the next daemon), the command's output and exit status outlive this
+        // daemon: the child holds a reader of its own pipes (the next daemon reopens them through /proc), and its shell writes its exit
+        // status beside the capture directory's other files if it ends while no daemon is its parent.
+        var exitFile = spec.CaptureDirectory is { } dir ? Path.Combine(dir, spec.Id + ".exit") : null;
         ChildProcess child;
         try
         {
             child = Launcher.Start(new LaunchOptions
             {
                 Program = shell,
-                Arguments = ["-c", spec.Command],
+                Arguments = ["-c", exitFile is null ? spec.Command : ExitStatusTrap.Wrap(spec.Command, exitFile, Environment.ProcessId)],
                 Environment = spec.Environment,
                 WorkingDirectory = spec.WorkingDirectory,
                 StdinPipe = spec.KeepStdinOpen,
                 Uid = spec.Uid,
                 Gid = spec.Gid,
                 Groups = spec.Groups,
-                Fifos = fifos,
+                ChildHoldsReader = exitFile is not null,
             });
         }
         catch (LaunchException ex)
         {
-            DeleteFifos(fifos);
             throw new CommandStartException(ex.Message, ex);
         }
 
@@ -74,8 +73,7 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
         child.Stdin?.Dispose();
         Finish(spec.Id, stdout);
         Finish(spec.Id, stderr);
-        // The names only matter to a daemon that re-adopts a running command; open ends keep working without them.
-        DeleteFifos(fifos);
+        DeleteExitFile(exitFile);
 
         var exit = status switch
         {
@@ -86,22 +84,23 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
         return killed == 0 ? exit : exit with { KilledProcesses = killed };
     }
 
-    private void DeleteFifos((string Stdout, string Stderr)? fifos)
+    /// <summary>
+    /// The shell writes its exit file only when it ends while this daemon is not its parent (it died meanwhile), so there is normally
+    /// none; one that is there anyway (a daemon that died and this one's pid, or a race at the exit) is not needed: this daemon waited.
+    /// </summary>
+    private void DeleteExitFile(string? exitFile)
     {
-        if (fifos is not { } f)
+        if (exitFile is null)
         {
             return;
         }
-        foreach (var path in new[] { f.Stdout, f.Stderr })
+        try
         {
-            try
-            {
-                File.Delete(path);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                logger.LogDebug("Deleting FIFO {Path} failed: {Error}", path, ex.Message);
-            }
+            File.Delete(exitFile);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            logger.LogDebug("Deleting exit file {Path} failed: {Error}", exitFile, ex.Message);
         }
     }
 

@@ -29,11 +29,13 @@ public sealed record LaunchOptions
     public IReadOnlyList<uint> Groups { get; init; } = [];
 
     /// <summary>
-    /// Paths for named FIFOs to use as stdout and stderr instead of anonymous pipes (created here, mode 0600), or null. The child
-    /// opens them read-write, so it always holds a reader too: when the daemon dies its writes neither fail nor raise SIGPIPE (they
-    /// block once the pipe is full), and the next daemon opens them by name and reads on from where the last one stopped.
+    /// Give the child read-write ends of its stdout and stderr pipes (reopened through <c>/proc/self/fd</c>), so it always holds a
+    /// reader too: when the daemon dies its writes neither fail nor raise SIGPIPE (they wait in the pipe, then block once it is full),
+    /// and the next daemon opens the same pipes as <c>/proc/PID/fd/N</c> and reads on from where the last one stopped. No file name
+    /// is made: nothing touches a disk (named FIFOs on a journaled filesystem cost a journal update per create, write and unlink).
+    /// Without <c>/proc</c> the child gets plain pipe ends.
     /// </summary>
-    public (string Stdout, string Stderr)? Fifos { get; init; }
+    public bool ChildHoldsReader { get; init; }
 }
 
 /// <summary>The child could not be started; <see cref="Exception.Message"/> says why in the client's terms.</summary>
@@ -69,12 +71,12 @@ public static unsafe class Launcher
         try
         {
             // Close-on-exec on the parent's ends; dup2 onto 0-2 clears it for the child's copies.
-            // FIFOs that cannot be made (their directory deleted, a full disk) are no reason to fail the command: plain pipes then.
-            var fifos = options.Fifos is { } wanted && TryFifos(wanted, stdout, stderr, allocations) ? wanted : ((string Stdout, string Stderr)?)null;
-            if (fifos is null)
+            Pipe(stdout);
+            Pipe(stderr);
+            if (options.ChildHoldsReader)
             {
-                Pipe(stdout);
-                Pipe(stderr);
+                ReopenReadWrite(stdout, allocations);
+                ReopenReadWrite(stderr, allocations);
             }
             if (options.StdinPipe)
             {
@@ -191,35 +193,18 @@ public static unsafe class Launcher
         return $"fork/exec {program}: {Native.ErrorText(errno)}";
     }
 
-    private static bool TryFifos((string Stdout, string Stderr) paths, int* stdout, int* stderr, List<nint> allocations)
-    {
-        if (Fifo(paths.Stdout, stdout, allocations) && Fifo(paths.Stderr, stderr, allocations))
-        {
-            return true;
-        }
-        foreach (var fd in new[] { stdout[0], stdout[1], stderr[0], stderr[1] })
-        {
-            CloseFd(fd);
-        }
-        stdout[0] = stdout[1] = stderr[0] = stderr[1] = -1;
-        return false;
-    }
-
     /// <summary>
-    /// Creates the FIFO (mode 0600) and opens both ends here: fds[0] the daemon's read end, fds[1] a read-write end that becomes the
-    /// child's stdout/stderr (opened here, not by name in the child, so a directory deleted meanwhile cannot fail the spawn).
+    /// Replaces the write end fds[1] by a read-write descriptor of the same pipe (Linux opens a pipe through <c>/proc/self/fd/N</c> with
+    /// FIFO semantics). Best effort: without <c>/proc</c> the plain write end stays.
     /// </summary>
-    private static bool Fifo(string path, int* fds, List<nint> allocations)
+    private static void ReopenReadWrite(int* fds, List<nint> allocations)
     {
-        var name = Utf8(path, allocations);
-        if (Native.mkfifo(name, 0x180) != 0 && Marshal.GetLastPInvokeError() != Native.EEXIST)
+        var readWrite = Native.open(Utf8("/proc/self/fd/" + fds[1].ToString(System.Globalization.CultureInfo.InvariantCulture), allocations), Native.O_RDWR | Native.O_CLOEXEC, 0);
+        if (readWrite >= 0)
         {
-            return false;
+            CloseFd(fds[1]);
+            fds[1] = readWrite;
         }
-        // O_RDWR first: a FIFO opened read-write never blocks, and with a writer present the read end opens without waiting.
-        fds[1] = Native.open(name, Native.O_RDWR | Native.O_CLOEXEC, 0);
-        fds[0] = fds[1] < 0 ? -1 : Native.open(name, Native.O_RDONLY | Native.O_CLOEXEC, 0);
-        return fds[0] >= 0;
     }
 
     private static void Pipe(int* fds)

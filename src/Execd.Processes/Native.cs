@@ -8,10 +8,6 @@ internal static unsafe partial class Native
     internal const int SIGHUP = 1, SIGINT = 2, SIGKILL = 9, SIGTERM = 15, SIGCONT = 18, SIGSTOP = 19;
 
     internal const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
-    internal const int EEXIST = 17;
-
-    [LibraryImport("libc", SetLastError = true)]
-    internal static partial int mkfifo(byte* path, uint mode);
 
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int open(byte* path, int flags, uint mode);

@@ -38,14 +38,17 @@ internal sealed partial class Suite
             report.Add(new Row("durability", $"`echo hi` round trip median ms, records on (baseline: Storage:Durability:Enabled=false), {withRecords.Count} each",
                 Report.F(Stats.Median(withRecords)), Report.F(Stats.Median(without)), Report.F(ratio) + "×", "≤ 1.10×", Report.Met(ratio <= 1.10)));
 
-            // The FIFOs that let commands outlive the daemon (RunningCommands=keep, the default) against plain pipes (kill).
+            // What lets commands outlive the daemon (RunningCommands=keep, the default: child-held pipes, the exit trap) against plain
+            // pipes (kill). Two daemons started together, so neither has run more commands (a longer-lived one was compared before).
+            await using (var keep = await DaemonProcess.StartAsync())
             await using (var pipes = await DaemonProcess.StartAsync(["--config", "Execd:Shutdown:RunningCommands=kill"]))
             {
+                using var keepClient = new ExecdClient(keep.BaseAddress, connections: 1);
                 using var pipesClient = new ExecdClient(pipes.BaseAddress, connections: 1);
-                var (fifos, plain) = await InterleavedRoundTripsAsync(onClient, pipesClient, body);
-                var fifoRatio = Stats.Median(fifos) / Stats.Median(plain);
-                report.Add(new Row("durability", $"`echo hi` round trip median ms, named FIFOs (keep) (baseline: pipes, Execd:Shutdown:RunningCommands=kill), {fifos.Count} each",
-                    Report.F(Stats.Median(fifos)), Report.F(Stats.Median(plain)), Report.F(fifoRatio) + "×", "≤ 1.10×", Report.Met(fifoRatio <= 1.10)));
+                var (kept, plain) = await InterleavedRoundTripsAsync(keepClient, pipesClient, body);
+                var keepRatio = Stats.Median(kept) / Stats.Median(plain);
+                report.Add(new Row("durability", $"`echo hi` round trip median ms, commands kept for the next daemon (keep) (baseline: Execd:Shutdown:RunningCommands=kill), {kept.Count} each",
+                    Report.F(Stats.Median(kept)), Report.F(Stats.Median(plain)), Report.F(keepRatio) + "×", "≤ 1.10×", Report.Met(keepRatio <= 1.10)));
             }
 
             var stream = ExecdClient.Body(Lines(100, sizes.StoredBytes));

@@ -125,8 +125,10 @@ public sealed partial class DurableRecordTests : IDisposable
             using var interrupt = await daemon.Client.DeleteAsync($"/command?id={running}");
             Assert.Equal(HttpStatusCode.OK, interrupt.StatusCode);
             var finished = await daemon.Client.WaitFinishedAsync(running);
+            // Its shell recorded the signal that ended it (the exit trap), as a wait status would have said it.
             Assert.Equal(-1, (int)finished["exit_code"]!);
-            Assert.Contains("not observable", (string)finished["error"]!, StringComparison.Ordinal);
+            Assert.Equal("signal: terminated", (string)finished["error"]!);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(Files, "capture"), running + ".*"));
             Assert.False(Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal),
                 $"pid {pid} still runs after the interrupt");
         }
@@ -148,7 +150,7 @@ public sealed partial class DurableRecordTests : IDisposable
         {
             for (var k = 0; k < 10; k++)
             {
-                ids.Add(await child.Client.StartBackgroundAsync($"echo $$ >> {pids}; for i in $(seq 1 {Lines}); do echo c{k}-$i; sleep 0.02; done"));
+                ids.Add(await child.Client.StartBackgroundAsync($"echo $$ >> {pids}; for i in $(seq 1 {Lines}); do echo c{k}-$i; sleep 0.02; done; exit {k + 3}"));
             }
             await WaitForAsync(async () => (await child.Client.LogBytesAsync(ids[^1])).Length > 0);
             await child.SignalAsync(signal);
@@ -169,8 +171,10 @@ public sealed partial class DurableRecordTests : IDisposable
                 // Known limit (README): what the killed daemon had read from the FIFO but not yet appended is lost — at most one gap.
                 var gaps = numbers.Zip(numbers.Skip(1)).Count(p => p.Second != p.First + 1);
                 Assert.True(gaps <= 1, $"command {k}: {gaps} gaps in its output");
-                // Ended on its own after the restart: its status is not observable, never reported as a success it cannot know.
-                Assert.Equal(-1, (int)status["exit_code"]!);
+                // Ended on its own after the restart: its own exit code, which its shell wrote down for the daemon that is not its parent.
+                Assert.Equal(k + 3, (int)status["exit_code"]!);
+                Assert.Equal($"exit status {k + 3}", (string)status["error"]!);
+                Assert.Equal("finished", (string)status["state"]!);
             }
         }
         finally
@@ -203,6 +207,80 @@ public sealed partial class DurableRecordTests : IDisposable
         Assert.Equal(-1, (int)status["exit_code"]!);
         Assert.Contains("lost", (string)status["error"]!, StringComparison.Ordinal);
         Assert.Equal("before-crash\n", System.Text.Encoding.UTF8.GetString(await daemon.Client.LogBytesAsync(running)));
+    }
+
+    [Theory]
+    [InlineData("KILL")]
+    [InlineData("TERM")]
+    public async Task CommandEndingWhileNoDaemonRuns_ReportedOrphanedWithItsExitCode_ExitFileSwept(string signal)
+    {
+        // A storage directory whose name needs quoting in the shell: the exit trap names the file inside it.
+        var files = _dir.Combine("files it's $HOME `x`");
+        string ended;
+        var pidFile = _dir.Combine("ended.pid");
+        var gate = _dir.Combine("end-now");
+        await using (var child = await ChildExecd.StartAsync(_dir, files))
+        {
+            ended = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo before-crash; while [ ! -e {gate} ]; do sleep 0.05; done; exit 42");
+            await WaitForAsync(async () => (await child.Client.LogBytesAsync(ended)).Length > 0);
+            await child.SignalAsync(signal);
+        }
+        var pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        await File.WriteAllTextAsync(gate, "");
+        await WaitForAsync(() => Task.FromResult(!File.Exists($"/proc/{pid}/stat") || File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal)));
+        Assert.True(File.Exists(Path.Combine(files, "capture", ended + ".exit")));
+
+        await using (var daemon = await Daemon.StartAsync(Settings(files)))
+        {
+            var status = await daemon.Client.StatusAsync(ended);
+            Assert.False((bool)status["running"]!);
+            Assert.Equal("orphaned", (string)status["state"]!);
+            Assert.Equal(42, (int)status["exit_code"]!);
+            Assert.StartsWith("exit status 42; it ended while no daemon ran", (string)status["error"]!, StringComparison.Ordinal);
+            Assert.Contains("not stored", (string)status["error"]!, StringComparison.Ordinal);
+            Assert.Equal("before-crash\n", System.Text.Encoding.UTF8.GetString(await daemon.Client.LogBytesAsync(ended)));
+            // The start-up sweep deleted its exit file: nothing in capture/ outlives the commands it was for.
+            Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(files, "capture")));
+        }
+        // Rewritten as orphaned: a second restart reports the same end.
+        await using var again = await Daemon.StartAsync(Settings(files));
+        var second = await again.Client.StatusAsync(ended);
+        Assert.Equal("orphaned", (string)second["state"]!);
+        Assert.Equal(42, (int)second["exit_code"]!);
+    }
+
+    [Theory]
+    [InlineData("KILL", "not observable")]
+    [InlineData("TERM", "signal: terminated")]
+    public async Task ReadoptedCommandKilledByASignal_ReportsMinusOne(string signal, string error)
+    {
+        string running;
+        var pidFile = _dir.Combine("victim.pid");
+        await using (var child = await ChildExecd.StartAsync(_dir, Files))
+        {
+            running = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo started; sleep 60; exit 5");
+            await WaitForAsync(async () => (await child.Client.LogBytesAsync(running)).Length > 0);
+            await child.SignalAsync("KILL");
+        }
+        try
+        {
+            await using var daemon = await Daemon.StartAsync(Settings());
+            Assert.True((bool)(await daemon.Client.StatusAsync(running))["running"]!);
+            // Killed from outside (not an interrupt through the daemon): its whole process group, as `kill -- -PGID` does.
+            var pid = File.ReadAllText(pidFile).Trim();
+            using (var kill = Process.Start("kill", [$"-{signal}", "--", $"-{pid}"])!)
+            {
+                await kill.WaitForExitAsync();
+            }
+            var status = await daemon.Client.WaitFinishedAsync(running);
+            Assert.Equal(-1, (int)status["exit_code"]!);
+            Assert.Contains(error, (string)status["error"]!, StringComparison.Ordinal);
+            Assert.Equal("finished", (string)status["state"]!);
+        }
+        finally
+        {
+            KillGroup(pidFile);
+        }
     }
 
     [Fact]

@@ -7,7 +7,7 @@ namespace Execd.Core.Commands;
 /// A command process a previous daemon started and that still runs after a restart (issue 14 item 3, partly): the new daemon
 /// is not its parent, so it watches it through <c>/proc</c> (pid plus start time, so a recycled pid is never mistaken for it)
 /// and stops it by signalling its process group (executors start every command as its own session and group leader).
-/// Its exit status cannot be observed: only the parent can wait for it.
+/// Only the parent can wait for it, so its exit status comes from the file its shell wrote on the way out (<see cref="ReadExitFile"/>).
 /// </summary>
 internal static partial class AdoptedProcess
 {
@@ -21,22 +21,28 @@ internal static partial class AdoptedProcess
     /// <summary>The process's start time in clock ticks since boot (<c>/proc/PID/stat</c> field 22), or null if it is gone or a zombie.</summary>
     public static long? StartTicks(int pid)
     {
+        var fields = StatFields($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}");
+        if (fields is null || fields.Length < 20 || fields[0] is "Z" or "X")
+        {
+            return null;
+        }
+        return long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
+    }
+
+    /// <summary>The fields of <c>PROCDIR/stat</c> after the command name (state first), or null if the process is gone.</summary>
+    private static string[]? StatFields(string procDir)
+    {
         string stat;
         try
         {
-            stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            stat = File.ReadAllText(Path.Combine(procDir, "stat"));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return null;
         }
         // The command name (field 2) may contain spaces and parentheses: fields are counted after the last ')'.
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        if (fields.Length < 20 || fields[0] is "Z" or "X")
-        {
-            return null;
-        }
-        return long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
     /// <summary>Whether <paramref name="pid"/> is still the process that started at <paramref name="startTicks"/>.</summary>
@@ -44,16 +50,21 @@ internal static partial class AdoptedProcess
 
     /// <summary>
     /// Runs as the command's executor: reports the process, waits until it is gone, and on <paramref name="stop"/> sends TERM to its
-    /// process group, then KILL after <see cref="KillGrace"/>. The exit code is -1 with the reason (the status is not observable).
+    /// process group, then KILL after <see cref="KillGrace"/>. The exit code is the one its shell wrote into <c>&lt;id&gt;.exit</c> beside the
+    /// FIFOs; without that file (killed by SIGKILL, or the command replaced the shell with <c>exec</c>), -1 with the reason.
     /// </summary>
-    public static async Task<CommandExit> WatchAsync(int pid, long startTicks, string? captureDirectory, string id, ICommandContext context,
-        CancellationToken stop)
+    public static async Task<CommandExit> WatchAsync(int pid, long startTicks, string? captureDirectory, string id, (long Stdout, long Stderr)? pipes,
+        ICommandContext context, CancellationToken stop)
     {
         context.ReportStarted(pid);
-        // The command's named FIFOs (see CommandSpec.CaptureDirectory): what it wrote while no daemon read is still in them.
+        // The command's pipes (it holds a reader of each, so what it wrote while no daemon read is still in them), found in /proc; or
+        // the named FIFOs an older daemon gave it.
         var fifos = captureDirectory is null ? [] : new[] { (Path.Combine(captureDirectory, id + ".stdout"), OutputStream.Stdout),
             (Path.Combine(captureDirectory, id + ".stderr"), OutputStream.Stderr) }.Where(f => File.Exists(f.Item1)).ToArray();
-        var pumps = fifos.Select(f => Task.Factory.StartNew(() => Pump(f.Item1, f.Item2, context.Output), CancellationToken.None,
+        (string Path, OutputStream Stream)[] sources = pipes is { } p
+            ? new[] { (PipePath(pid, p.Stdout), OutputStream.Stdout), (PipePath(pid, p.Stderr), OutputStream.Stderr) }.Where(s => s.Item1 is not null).Select(s => (s.Item1!, s.Item2)).ToArray()
+            : fifos;
+        var pumps = sources.Select(f => Task.Factory.StartNew(() => Pump(f.Path, f.Stream, context.Output), CancellationToken.None,
             TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
         var stopping = false;
         DateTime? killAt = null;
@@ -76,7 +87,9 @@ internal static partial class AdoptedProcess
         // EOF comes once every process holding the FIFO closed it; processes the command left behind may hold it for ever, so
         // for re-adopted commands (only) the wait after the main process is gone is bounded.
         await Task.WhenAny(Task.WhenAll(pumps), Task.Delay(DrainAfterExit)).ConfigureAwait(false);
-        foreach (var (path, _) in fifos)
+        var exitFile = captureDirectory is null ? null : ExitFilePath(captureDirectory, id);
+        var exit = exitFile is null ? null : ReadExitFile(exitFile);
+        foreach (var path in fifos.Select(f => f.Item1).Append(exitFile).OfType<string>())
         {
             try
             {
@@ -86,9 +99,105 @@ internal static partial class AdoptedProcess
             {
             }
         }
-        return new CommandExit(-1, stopping
-            ? "stopped; re-adopted after a daemon restart, so its exit status is not observable (only its parent could wait for it)"
-            : "ended; re-adopted after a daemon restart, so its exit status is not observable (only its parent could wait for it)");
+        return exit ?? new CommandExit(-1, (stopping ? "stopped" : "ended")
+            + "; re-adopted after a daemon restart and its shell left no exit status (killed by a signal it could not trap, such as SIGKILL,"
+            + " or it replaced the shell with exec or reset its traps), so its exit status is not observable");
+    }
+
+    /// <summary>The inode numbers of the pipes <paramref name="pid"/> has as stdout and stderr, or null if either is not a pipe (or it is gone).</summary>
+    public static (long Stdout, long Stderr)? Pipes(int pid) =>
+        PipeInode($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/fd/1") is { } stdout && PipeInode($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/fd/2") is { } stderr
+            ? (stdout, stderr)
+            : null;
+
+    private static long? PipeInode(string fdPath)
+    {
+        try
+        {
+            var target = new FileInfo(fdPath).LinkTarget;
+            return target is not null && target.StartsWith("pipe:[", StringComparison.Ordinal) && target.EndsWith(']')
+                && long.TryParse(target.AsSpan(6, target.Length - 7), NumberStyles.None, CultureInfo.InvariantCulture, out var inode) ? inode : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// A path that opens pipe <paramref name="inode"/> (<c>/proc/P/fd/N</c>), held by the command's main process or, if it no longer holds
+    /// it, by another process of its session; null if none does (every holder closed it: nothing more can come through it).
+    /// </summary>
+    private static string? PipePath(int pid, long inode)
+    {
+        var session = pid.ToString(CultureInfo.InvariantCulture);
+        var holders = new List<string> { session };
+        try
+        {
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                var name = Path.GetFileName(dir);
+                if (name != session && name.All(char.IsAsciiDigit) && SessionOf(dir) == session)
+                {
+                    holders.Add(name);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+        foreach (var holder in holders)
+        {
+            try
+            {
+                foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{holder}/fd"))
+                {
+                    if (PipeInode(fd) == inode)
+                    {
+                        return fd;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return null;
+    }
+
+    // Field 6 of /proc/P/stat: the session id.
+    private static string? SessionOf(string procDir) => StatFields(procDir) is { Length: > 3 } fields ? fields[3] : null;
+
+    /// <summary>The file a command's shell writes its exit status into, beside its FIFOs (see the shell executor's exit trap).</summary>
+    public static string ExitFilePath(string captureDirectory, string id) => Path.Combine(captureDirectory, id + ".exit");
+
+    /// <summary>
+    /// How a command ended, from the exit file its shell wrote: an exit status (decimal text) or <c>signal: NAME</c> (exit -1, as a wait
+    /// status of a signal death reads). Null when the file is missing, empty or holds anything else.
+    /// </summary>
+    public static CommandExit? ReadExitFile(string path)
+    {
+        string text;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists || info.Length is 0 or > 64)
+            {
+                return null;
+            }
+            text = File.ReadAllText(path).Trim();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code <= 255)
+        {
+            return CommandExit.FromExitCode(code);
+        }
+        return text.StartsWith("signal: ", StringComparison.Ordinal) && text.Length > 8 && text.All(c => c is >= ' ' and <= '~')
+            ? new CommandExit(-1, text)
+            : null;
     }
 
     /// <summary>How long a re-adopted command's FIFOs are read after its main process is gone (leftover processes may hold them).</summary>
@@ -98,7 +207,7 @@ internal static partial class AdoptedProcess
     {
         try
         {
-            // Opening for reading blocks only while no writer holds the FIFO; the command holds it read-write until it exits.
+            // Opening for reading blocks only while no writer holds the pipe; the command holds it read-write until it exits.
             using var fifo = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
             var buffer = new byte[64 * 1024];
             int n;

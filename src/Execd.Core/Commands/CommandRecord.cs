@@ -32,11 +32,17 @@ public sealed class CommandRecord : ICommandContext
         _stop.Dispose();
     }
 
-    /// <summary>Running, finished, or (re-indexed after a restart) lost or damaged.</summary>
+    /// <summary>Running, finished, or (re-indexed after a restart) lost, orphaned or damaged.</summary>
     public CommandState State { get; private set; } = CommandState.Running;
 
     /// <summary>The process id (and process group) the command ran as; kept in the durable record for a later re-adoption.</summary>
     public int? LastProcessId { get; private set; }
+
+    /// <summary>
+    /// The inode numbers of the command's stdout and stderr pipes while it runs in capture mode (see <see cref="CommandSpec.CaptureDirectory"/>):
+    /// kept in the durable record, so a restarted daemon finds the same pipes in <c>/proc</c> and reads on.
+    /// </summary>
+    internal (long Stdout, long Stderr)? CapturePipes { get; set; }
 
     /// <summary>Where the durable record was last written (the journal's bookkeeping).</summary>
     internal object? RecordStore { get; set; }
@@ -135,4 +141,10 @@ public enum CommandState
 
     /// <summary>Its durable record was corrupted or truncated; what is known is reported.</summary>
     Damaged,
+
+    /// <summary>
+    /// Was running when the previous daemon died and ended while no daemon ran: its exit code is its own (its shell wrote it down),
+    /// but output it wrote after that daemon stopped may be missing (a FIFO's contents vanish with its last descriptor).
+    /// </summary>
+    Orphaned,
 }

@@ -91,7 +91,7 @@ public sealed class CommandService
         {
             throw new KeyNotFoundException($"unknown executor '{spec.Executor}'");
         }
-        // Only executor runs get FIFOs: session and code runs belong to a long-lived shell or kernel that is not re-adopted.
+        // Only executor runs are captured for a next daemon: session and code runs belong to a long-lived shell or kernel that is not re-adopted.
         if (_keepForNextDaemon && spec.CaptureDirectory is null && CaptureDirectory() is { } capture)
         {
             spec = spec with { CaptureDirectory = capture };
@@ -130,17 +130,20 @@ public sealed class CommandService
     /// Registers a command a previous daemon started whose process still runs (re-indexed at start-up): same id, its output log
     /// as stored so far; status, logs, the stream and interrupt work, and it finishes when the process is gone.
     /// </summary>
-    internal CommandRecord Adopt(CommandSpec spec, OutputLog log, DateTimeOffset startedAt, int pid, long startTicks, object recordStore)
+    internal CommandRecord Adopt(CommandSpec spec, OutputLog log, DateTimeOffset startedAt, int pid, long startTicks, (long Stdout, long Stderr)? pipes,
+        object recordStore)
     {
         var record = Register(spec, log, startedAt);
         record.RecordStore = recordStore;
-        _ = Task.Run(() => RunAsync("re-adopted", (r, stop) => AdoptedProcess.WatchAsync(pid, startTicks, spec.CaptureDirectory, spec.Id, r, stop), record));
+        record.CapturePipes = pipes;
+        _ = Task.Run(() => RunAsync("re-adopted", (r, stop) => AdoptedProcess.WatchAsync(pid, startTicks, spec.CaptureDirectory, spec.Id, pipes, r, stop), record));
         return record;
     }
 
     /// <summary>
-    /// Where commands get their named FIFOs: <c>capture/</c> in the directory of the best provider that keeps records (so it
-    /// outlives the daemon like the records do), or null (anonymous pipes) when there is none.
+    /// Where commands in capture mode (kept for the next daemon) have their exit files written if they end while no daemon runs:
+    /// <c>capture/</c> in the directory of the best provider that keeps records (so it outlives the daemon like the records do), or
+    /// null (not captured) when there is none.
     /// </summary>
     private string? CaptureDirectory()
     {

@@ -170,6 +170,12 @@ public sealed class CommandJournal
                 if (record.Running && AdoptedProcess.StartTicks(pid) is { } ticks)
                 {
                     json.WriteNumber("start_ticks", ticks);
+                    // Its pipes, read from /proc once (the command has just been started: its stdout and stderr are still those pipes).
+                    if (spec.CaptureDirectory is not null && (record.CapturePipes ??= AdoptedProcess.Pipes(pid)) is { } pipes)
+                    {
+                        json.WriteNumber("stdout_pipe", pipes.Stdout);
+                        json.WriteNumber("stderr_pipe", pipes.Stderr);
+                    }
                 }
             }
             if (record.Exit is { } exit)

@@ -95,10 +95,10 @@ public sealed class CommandReindexer : IHostedService
                     {
                         adopted++;
                     }
-                    if (record.State == CommandState.Lost)
+                    if (record.State is CommandState.Lost or CommandState.Orphaned)
                     {
-                        lost++;
-                        _journal.Save(record);   // the next restart reads "lost", not "running"
+                        lost += record.State == CommandState.Lost ? 1 : 0;
+                        _journal.Save(record);   // the next restart reads "lost" or "orphaned", not "running"
                     }
                     restored++;
                 }
@@ -113,6 +113,7 @@ public sealed class CommandReindexer : IHostedService
         foreach (var provider in stores)
         {
             swept += Sweep((ICommandRecordStore)provider, provider.Name, referenced);
+            swept += SweepCaptureDirectory(provider);
         }
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         if (restored + damaged.Count + swept > 0)
@@ -140,6 +141,40 @@ public sealed class CommandReindexer : IHostedService
         catch (Exception ex)
         {
             _logger.LogWarning("Sweeping {Provider} failed: {Error}", provider, ex.Message);
+        }
+        return swept;
+    }
+
+    /// <summary>
+    /// Deletes the FIFOs and exit files in the provider's <c>capture/</c> directory (see CommandService's capture directory) of every
+    /// command not re-adopted just now: ended, lost, forgotten or unknown. Runs before the first request, so no new command has any.
+    /// </summary>
+    private int SweepCaptureDirectory(IOutputStorageProvider provider)
+    {
+        var dir = Path.IsPathRooted(provider.Location) ? Path.Combine(provider.Location, "capture") : null;
+        if (dir is null || !Directory.Exists(dir))
+        {
+            return 0;
+        }
+        var swept = 0;
+        try
+        {
+            foreach (var path in Directory.EnumerateFileSystemEntries(dir).ToList())
+            {
+                var name = Path.GetFileName(path);
+                var dot = name.LastIndexOf('.');
+                if (dot <= 0 || name[(dot + 1)..] is not ("stdout" or "stderr" or "exit")
+                    || (_commands.TryGet(name[..dot], out var command) && command.Running))
+                {
+                    continue;
+                }
+                File.Delete(path);
+                swept++;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("Sweeping {Dir} failed: {Error}", dir, ex.Message);
         }
         return swept;
     }
@@ -240,28 +275,36 @@ public sealed class CommandReindexer : IHostedService
         }
         var logLength = running ? Math.Max(end, recordedLength) : recordedLength;
         var alive = running && pid is { } p2 && root.TryGetProperty("start_ticks", out var t) && AdoptedProcess.IsAlive(p2, t.GetInt64());
-        // Only a command its executor gave named FIFOs is re-adopted (they still exist while it runs): the executor ran it as its own
-        // process group, and its output can be read on. Others (no FIFOs: their output died with the daemon) are reported lost.
-        if (alive && pid is { } livePid && spec.CaptureDirectory is { } fifoDir && File.Exists(Path.Combine(fifoDir, id + ".stdout")))
+        // Only a command its executor ran in capture mode is re-adopted (its pipes, or the named FIFOs of an older daemon): the executor ran
+        // it as its own process group, and its output can be read on. Others (their output died with the daemon) are reported lost.
+        (long, long)? pipes = root.TryGetProperty("stdout_pipe", out var so) && root.TryGetProperty("stderr_pipe", out var se) ? (so.GetInt64(), se.GetInt64()) : null;
+        if (alive && pid is { } livePid && spec.CaptureDirectory is { } fifoDir && (pipes is not null || File.Exists(Path.Combine(fifoDir, id + ".stdout"))))
         {
             var ticks = root.GetProperty("start_ticks").GetInt64();
             // Still running: re-adopted under the same id; its output goes on from its named FIFOs (when it has them).
             var live = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted, completed: false);
-            _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted{Capture}", id, livePid,
-                spec.CaptureDirectory is null ? " (it has no named FIFOs: output it writes from now on is not captured)" : "");
-            return _commands.Adopt(spec, live, startedAt, livePid, ticks, home);
+            _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted", id, livePid);
+            return _commands.Adopt(spec, live, startedAt, livePid, ticks, pipes, home);
         }
         var log = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted);
+        // Ended while no daemon ran: its shell wrote its exit status beside its FIFOs (the shell executor's exit trap).
+        if (running && !alive && spec.CaptureDirectory is { } dir && AdoptedProcess.ReadExitFile(AdoptedProcess.ExitFilePath(dir, id)) is { } ended)
+        {
+            var reason = (ended.Error ?? "exit status 0") + $"; it ended while no daemon ran{(pid is { } op ? $" (pid {op})" : "")}: the exit status is"
+                + " its own, but output it wrote after the previous daemon stopped, if any, is not stored";
+            _logger.LogWarning("Command {Id}: ended while no daemon ran, exit {Exit}; output written after the previous daemon stopped may be missing", id, ended.ExitCode);
+            return new CommandRecord(spec, log, startedAt, DateTimeOffset.UtcNow, ended with { Error = reason }, CommandState.Orphaned, false, "daemon restart", pid);
+        }
         if (running)
         {
             var reason = alive
-                ? $"lost: the daemon running it stopped; its process (pid {pid}) still runs but had no named FIFOs, so its output cannot be read on and it is not re-adopted"
+                ? $"lost: the daemon running it stopped; its process (pid {pid}) still runs but was not started in capture mode, so its output cannot be read on and it is not re-adopted"
                 : $"lost: the daemon running it stopped{(pid is { } pp ? $" (pid {pp})" : "")} and its process is gone, so its exit status is unknown"
                     + "; output it wrote after that daemon stopped, if any, is not stored";
             return new CommandRecord(spec, log, startedAt, DateTimeOffset.UtcNow, new CommandExit(-1, reason), CommandState.Lost, false, "daemon restart", pid);
         }
         var exit = new CommandExit(root.GetProperty("exit_code").GetInt32(), root.TryGetProperty("error", out var e) ? e.GetString() : null);
-        var commandState = state == "lost" ? CommandState.Lost : CommandState.Finished;
+        var commandState = state switch { "lost" => CommandState.Lost, "orphaned" => CommandState.Orphaned, _ => CommandState.Finished };
         return new CommandRecord(spec, log, startedAt, root.GetProperty("finished_at").GetDateTimeOffset(), exit, commandState,
             root.GetProperty("start_failed").GetBoolean(), root.TryGetProperty("stop_reason", out var r) ? r.GetString() : null, pid);
     }

@@ -142,8 +142,10 @@ public sealed class StorageRanking
         lock (_gate)
         {
             _unchecked.Remove(result.Provider);
-            SignalChecked(result.Provider);
             _snapshot = new StorageSnapshot(evaluatedAt, Rank(_snapshot.Providers.Select(r => r.Provider == result.Provider ? result : r)));
+            // After the snapshot: a waiter (re-indexing) runs on another thread and reads Current without the lock; signalled first, it
+            // could still see this provider "not checked yet" (Unhealthy) and skip its records (commands 404 after a restart).
+            SignalChecked(result.Provider);
             var health = _snapshot.Providers.ToDictionary(r => r.Provider, r => r.Health);
             foreach (var provider in Providers.OrderBy(p => _order[p]))
             {
