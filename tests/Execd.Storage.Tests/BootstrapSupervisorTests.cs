@@ -83,7 +83,7 @@ public sealed class BootstrapSupervisorTests : IDisposable
         start.ArgumentList.Add($"while [ ! -e {done} ]; do sleep 0.1; done; exit 3");
         start.Environment["EXECD"] = executable;
         start.Environment["EXECD_ARGS"] = $"--port {port} --host 127.0.0.1 --plugins-dir {TestPaths.PluginsDir} --log-level 6"
-            + $" --config Storage:Tmpfs:Directories={_dir.Combine("tmpfs")}";
+            + $" --config Storage:Tmpfs:Directories={_dir.Combine("tmpfs")} --config Storage:Files:Directories={_dir.Combine("files")}";
         start.Environment["EXECD_LOG_DIR"] = _dir.Combine("logs");
         start.Environment["EXECD_ENVS"] = _dir.Combine("env");
         start.Environment["TMPDIR"] = Directory.CreateDirectory(_dir.Combine("tmp")).FullName;
