@@ -20,6 +20,7 @@ internal sealed class PipePump
     private readonly IOutputWriter _output;
     private readonly CancellationTokenSource _cancelIdleRead = new();
     private volatile bool _exited;
+    private volatile bool _handedOver;
     private long _readAfterExit;
     private long _afterExitBudget;
 
@@ -55,7 +56,27 @@ internal sealed class PipePump
         }
     }
 
-    private bool Drained() =>
+    /// <summary>
+    /// The daemon is stopping and leaves the command to the next daemon: finish handing on the chunk already read, then stop
+    /// reading (a pending read is cancelled before it takes anything), so every byte is either stored or still in the pipe.
+    /// </summary>
+    public void HandOver()
+    {
+        _handedOver = true;
+        try
+        {
+            _cancelIdleRead.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already closed: nothing is being read.
+        }
+    }
+
+    /// <summary>Whether <see cref="HandOver"/> stopped it (the pipe still holds what was not read).</summary>
+    public bool HandedOver => _handedOver;
+
+    private bool Drained() => _handedOver ||
         _exited && (ChildProcess.BytesAvailable(_pipe) == 0 || Volatile.Read(ref _readAfterExit) >= Volatile.Read(ref _afterExitBudget));
 
     private async Task RunAsync()

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using Execd.Processes;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Execd.Executors.Shell;
@@ -9,8 +11,22 @@ namespace Execd.Executors.Shell;
 /// stderr read straight from the child's pipes. A stop (timeout or interrupt) sends TERM to everything the command
 /// started (its cgroup, session and descendants), then KILL after a grace period.
 /// </summary>
-internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExecutor
+internal sealed class ShellExecutor : ICommandExecutor
 {
+    private readonly ILogger<ShellExecutor> logger;
+
+    // The pumps of commands kept for the next daemon (capture mode), handed over when this daemon stops.
+    private readonly ConcurrentDictionary<PipePump, byte> _capturePumps = new();
+
+    public ShellExecutor(ILogger<ShellExecutor> logger, IHostApplicationLifetime lifetime)
+    {
+        this.logger = logger;
+        lifetime.ApplicationStopping.Register(HandOverCaptured);
+    }
+
+    /// <summary>How long a stopping daemon waits for its capture pumps to store the chunk each has in hand.</summary>
+    internal static TimeSpan HandOverWait { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long a TERM-ed command gets before KILL.</summary>
     internal static TimeSpan KillGrace { get; set; } = TimeSpan.FromSeconds(2);
 
@@ -54,12 +70,30 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
 
         var stdout = new PipePump(child.Stdout, OutputStream.Stdout, context.Output);
         var stderr = new PipePump(child.Stderr, OutputStream.Stderr, context.Output);
+        if (exitFile is not null)
+        {
+            _capturePumps.TryAdd(stdout, 0);
+            _capturePumps.TryAdd(stderr, 0);
+        }
 
         var termination = new Lazy<Task<int>>(() => processes.TerminateAsync(KillGrace), LazyThreadSafetyMode.ExecutionAndPublication);
         WaitStatus status;
         await using (stop.Register(() => _ = termination.Value))
         {
             status = await child.Exited.ConfigureAwait(false);
+        }
+
+        _capturePumps.TryRemove(stdout, out _);
+        _capturePumps.TryRemove(stderr, out _);
+        // Ended while this daemon was stopping, after its pumps were handed over: this daemon is still its parent and reads the
+        // rest itself (no next daemon could: the pipes vanish with the process).
+        if (stdout.HandedOver)
+        {
+            stdout = new PipePump(child.Stdout, OutputStream.Stdout, context.Output);
+        }
+        if (stderr.HandedOver)
+        {
+            stderr = new PipePump(child.Stderr, OutputStream.Stderr, context.Output);
         }
 
         // The main process is gone: every byte already in the pipes is read and handed on, however slowly the writer
@@ -102,6 +136,27 @@ internal sealed class ShellExecutor(ILogger<ShellExecutor> logger) : ICommandExe
         {
             logger.LogDebug("Deleting exit file {Path} failed: {Error}", exitFile, ex.Message);
         }
+    }
+
+    /// <summary>
+    /// A planned stop (SIGTERM) that keeps commands for the next daemon: each capture pump stores the chunk it has already read
+    /// and stops reading, so nothing is taken out of a pipe without being stored; the next daemon reads on from the pipe.
+    /// (A SIGKILL gives no such chance: the chunk in hand is lost — README, "Running commands across a restart".)
+    /// </summary>
+    private void HandOverCaptured()
+    {
+        var pumps = _capturePumps.Keys.ToList();
+        if (pumps.Count == 0)
+        {
+            return;
+        }
+        foreach (var pump in pumps)
+        {
+            pump.HandOver();
+        }
+        var done = Task.WhenAll(pumps.Select(p => p.Completion)).Wait(HandOverWait);
+        logger.LogInformation("Stopping: {Count} output streams of running commands handed over to the next daemon{Late}", pumps.Count,
+            done ? "" : $" ({pumps.Count(p => !p.Completion.IsCompleted)} still storing after {HandOverWait.TotalSeconds:0} s)");
     }
 
     private void Finish(string id, PipePump pump)

@@ -168,9 +168,10 @@ public sealed partial class DurableRecordTests : IDisposable
                 Assert.Equal(numbers.Distinct().Order(), numbers);
                 Assert.True(numbers.Count > 0 && numbers[0] == 1 && numbers[^1] == Lines,
                     $"command {k}: lines {(numbers.Count == 0 ? "none" : $"{numbers[0]}..{numbers[^1]}")}; status {status.ToJsonString()}");
-                // Known limit (README): what the killed daemon had read from the FIFO but not yet appended is lost — at most one gap.
+                // Known limit (README): what a SIGKILLed daemon had read from a pipe but not yet appended is lost — at most one gap.
+                // A SIGTERMed daemon stores the chunk in hand and stops reading first: no gap.
                 var gaps = numbers.Zip(numbers.Skip(1)).Count(p => p.Second != p.First + 1);
-                Assert.True(gaps <= 1, $"command {k}: {gaps} gaps in its output");
+                Assert.True(gaps <= (signal == "KILL" ? 1 : 0), $"command {k}: {gaps} gaps in its output after a {signal}");
                 // Ended on its own after the restart: its own exit code, which its shell wrote down for the daemon that is not its parent.
                 Assert.Equal(k + 3, (int)status["exit_code"]!);
                 Assert.Equal($"exit status {k + 3}", (string)status["error"]!);
