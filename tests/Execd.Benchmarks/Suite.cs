@@ -32,6 +32,7 @@ internal sealed partial class Suite(Report report, Sizes sizes)
         ("integrity", IntegrityAsync),
         ("memory", MemoryAsync),
         ("startup", StartupAsync),
+        ("footprint", FootprintAsync),
         ("session", SessionAsync),
         ("powershell", PowerShellAsync),
         ("files", FilesAsync),
@@ -45,8 +46,17 @@ internal sealed partial class Suite(Report report, Sizes sizes)
     private async Task RoundTripAsync()
     {
         await using var daemon = await DaemonProcess.StartAsync();
+        await RoundTripRowsAsync(daemon, "round trip", sizes.RoundTrips, [("true", "true", "true"), ("echo hi", "echo hi", "echo hi")]);
+    }
+
+    /// <summary>
+    /// Foreground commands on one keep-alive connection vs <c>bash -c</c> spawned by .NET, in interleaved blocks;
+    /// also run by the footprint section against the published daemon.
+    /// </summary>
+    private async Task RoundTripRowsAsync(DaemonProcess daemon, string section, int roundTrips, (string Label, string Command, string Script)[] cases)
+    {
         using var client = new ExecdClient(daemon.BaseAddress, connections: 1);
-        foreach (var (label, command, script) in new[] { ("true", "true", "true"), ("echo hi", "echo hi", "echo hi") })
+        foreach (var (label, command, script) in cases)
         {
             var body = ExecdClient.Body(command);
             var failures = 0;
@@ -57,18 +67,18 @@ internal sealed partial class Suite(Report report, Sizes sizes)
             var direct = new List<double>();
             for (var block = 0; block < 10; block++)
             {
-                execd.AddRange(await Stats.TimeEachAsync(sizes.RoundTrips / 10, async () => failures += await client.RunAsync(body) ? 0 : 1));
-                direct.AddRange(await Stats.TimeEachAsync(sizes.RoundTrips / 10, () => Direct.RunAsync(script)));
+                execd.AddRange(await Stats.TimeEachAsync(roundTrips / 10, async () => failures += await client.RunAsync(body) ? 0 : 1));
+                direct.AddRange(await Stats.TimeEachAsync(roundTrips / 10, () => Direct.RunAsync(script)));
             }
             var ratio = Stats.Median(execd) / Stats.Median(direct);
-            report.Add(new Row("round trip", $"`{label}` median ms ({execd.Count} sequential, one keep-alive connection; baseline `bash -c '{script}'`)",
+            report.Add(new Row(section, $"`{label}` median ms ({execd.Count} sequential, one keep-alive connection; baseline `bash -c '{script}'`)",
                 Report.F(Stats.Median(execd)), Report.F(Stats.Median(direct)), Report.F(ratio) + "×",
                 label == "echo hi" ? "≤ 1.5×" : "", label == "echo hi" ? Report.Met(ratio <= 1.5) : ""));
-            report.Add(new Row("round trip", $"`{label}` p99 ms", Report.F(Stats.Percentile(execd, 99)), Report.F(Stats.Percentile(direct, 99)),
+            report.Add(new Row(section, $"`{label}` p99 ms", Report.F(Stats.Percentile(execd, 99)), Report.F(Stats.Percentile(direct, 99)),
                 Report.F(Stats.Percentile(execd, 99) / Stats.Percentile(direct, 99)) + "×"));
             if (failures > 0)
             {
-                report.Note($"round trip `{label}`: {failures} requests did not complete");
+                report.Note($"{section} `{label}`: {failures} requests did not complete");
             }
         }
     }
