@@ -29,7 +29,11 @@ internal sealed partial class Suite
         var rid = "linux-" + RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant();
         var execdDir = Path.Combine(work, "execd");
         var emptyDir = Path.Combine(work, "empty");
-        var publishSeconds = await PublishAsync(Path.Combine("src", "Execd.Server", "Execd.Server.csproj"), rid, execdDir, Path.Combine(work, "build", "execd"), publishArgs);
+        // One build cache per set of extra publish arguments: a property switched back (an analyzer added again, with
+        // its old timestamp) does not make MSBuild recompile, so a shared cache would publish the experiment's build.
+        var cache = publishArgs.Count == 0 ? "execd" : "execd-" + Convert.ToHexStringLower(
+            System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', publishArgs))))[..12];
+        var publishSeconds = await PublishAsync(Path.Combine("src", "Execd.Server", "Execd.Server.csproj"), rid, execdDir, Path.Combine(work, "build", cache), publishArgs);
         await PublishAsync(Path.Combine("tests", "Execd.Benchmarks.EmptyApp", "Execd.Benchmarks.EmptyApp.csproj"), rid, emptyDir, Path.Combine(work, "build", "empty"), []);
         var execdBinary = Path.Combine(execdDir, "execd");
         var emptyBinary = Path.Combine(emptyDir, "Execd.Benchmarks.EmptyApp");
@@ -150,33 +154,15 @@ internal sealed partial class Suite
             start.Environment[pair[..eq]] = pair[(eq + 1)..];
         }
         using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };
-        var sw = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var (process, ms) = await StartUntilPingAsync(start, http);
+        using var _ = process;
         try
         {
-            var up = false;
-            while (!up && sw.Elapsed < TimeSpan.FromSeconds(20) && !process.HasExited)
-            {
-                try
-                {
-                    using var r = await http.GetAsync("/ping");
-                    up = r.StatusCode == HttpStatusCode.OK;
-                }
-                catch (HttpRequestException)
-                {
-                    await Task.Delay(2);
-                }
-            }
-            var ms = sw.Elapsed.TotalMilliseconds;
-            var cpu = CpuMs(process.Id);
-            if (!up)
+            if (double.IsNaN(ms))
             {
                 return new Launch(double.NaN, double.NaN, double.NaN);
             }
+            var cpu = CpuMs(process.Id);
             if (isDaemon)
             {
                 using var client = new ExecdClient(http.BaseAddress, connections: 1);
