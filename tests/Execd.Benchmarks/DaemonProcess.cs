@@ -46,15 +46,22 @@ internal sealed partial class DaemonProcess : IAsyncDisposable
     /// (files provider, first), the rest of the files chain and the tmpfs list (default /dev/shm, $HOME, /var/tmp, /tmp)
     /// replaced, cwd and TMPDIR there. <paramref name="extraArgs"/> come last, so a section can override a key.
     /// </summary>
-    public static ProcessStartInfo StartInfo(string work, IEnumerable<string> args)
+    /// <param name="binary">Another build of the daemon (the footprint section's published folder); default <see cref="Binary"/>.</param>
+    /// <param name="cleanEnvironment">Start with an empty environment, as <c>env -i</c> (only HOME and TMPDIR, both in <paramref name="work"/>).</param>
+    public static ProcessStartInfo StartInfo(string work, IEnumerable<string> args, string? binary = null, bool cleanEnvironment = false)
     {
-        var start = new ProcessStartInfo(Binary)
+        var start = new ProcessStartInfo(binary ?? Binary)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = work,
         };
+        if (cleanEnvironment)
+        {
+            start.Environment.Clear();
+            start.Environment["HOME"] = work;
+        }
         start.Environment["TMPDIR"] = Path.Combine(work, "tmp");
         Directory.CreateDirectory(Path.Combine(work, "tmp"));
         foreach (var a in (string[])["--log-dir", Path.Combine(work, "logs"),
@@ -74,9 +81,10 @@ internal sealed partial class DaemonProcess : IAsyncDisposable
         StartInAsync(NewWorkFolder(), extraArgs, logLevel);
 
     /// <summary>Starts the daemon in <paramref name="work"/> (a folder an earlier daemon used: a restart on the same storage).</summary>
-    public static async Task<DaemonProcess> StartInAsync(string work, IEnumerable<string>? extraArgs = null, string logLevel = "6")
+    public static async Task<DaemonProcess> StartInAsync(string work, IEnumerable<string>? extraArgs = null, string logLevel = "6",
+        string? binary = null, bool cleanEnvironment = false)
     {
-        var start = StartInfo(work, ["--port", "0", "--host", "127.0.0.1", "--log-level", logLevel, .. extraArgs ?? []]);
+        var start = StartInfo(work, ["--port", "0", "--host", "127.0.0.1", "--log-level", logLevel, .. extraArgs ?? []], binary, cleanEnvironment);
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + Binary);
         var address = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
         // The daemon logs every command at the default level: drain both pipes so it never blocks on them.

@@ -32,6 +32,7 @@ internal sealed partial class Suite(Report report, Sizes sizes)
         ("integrity", IntegrityAsync),
         ("memory", MemoryAsync),
         ("startup", StartupAsync),
+        ("footprint", FootprintAsync),
         ("session", SessionAsync),
         ("powershell", PowerShellAsync),
         ("files", FilesAsync),
@@ -45,8 +46,17 @@ internal sealed partial class Suite(Report report, Sizes sizes)
     private async Task RoundTripAsync()
     {
         await using var daemon = await DaemonProcess.StartAsync();
+        await RoundTripRowsAsync(daemon, "round trip", sizes.RoundTrips, [("true", "true", "true"), ("echo hi", "echo hi", "echo hi")]);
+    }
+
+    /// <summary>
+    /// Foreground commands on one keep-alive connection vs <c>bash -c</c> spawned by .NET, in interleaved blocks;
+    /// also run by the footprint section against the published daemon.
+    /// </summary>
+    private async Task RoundTripRowsAsync(DaemonProcess daemon, string section, int roundTrips, (string Label, string Command, string Script)[] cases)
+    {
         using var client = new ExecdClient(daemon.BaseAddress, connections: 1);
-        foreach (var (label, command, script) in new[] { ("true", "true", "true"), ("echo hi", "echo hi", "echo hi") })
+        foreach (var (label, command, script) in cases)
         {
             var body = ExecdClient.Body(command);
             var failures = 0;
@@ -57,18 +67,18 @@ internal sealed partial class Suite(Report report, Sizes sizes)
             var direct = new List<double>();
             for (var block = 0; block < 10; block++)
             {
-                execd.AddRange(await Stats.TimeEachAsync(sizes.RoundTrips / 10, async () => failures += await client.RunAsync(body) ? 0 : 1));
-                direct.AddRange(await Stats.TimeEachAsync(sizes.RoundTrips / 10, () => Direct.RunAsync(script)));
+                execd.AddRange(await Stats.TimeEachAsync(roundTrips / 10, async () => failures += await client.RunAsync(body) ? 0 : 1));
+                direct.AddRange(await Stats.TimeEachAsync(roundTrips / 10, () => Direct.RunAsync(script)));
             }
             var ratio = Stats.Median(execd) / Stats.Median(direct);
-            report.Add(new Row("round trip", $"`{label}` median ms ({execd.Count} sequential, one keep-alive connection; baseline `bash -c '{script}'`)",
+            report.Add(new Row(section, $"`{label}` median ms ({execd.Count} sequential, one keep-alive connection; baseline `bash -c '{script}'`)",
                 Report.F(Stats.Median(execd)), Report.F(Stats.Median(direct)), Report.F(ratio) + "×",
                 label == "echo hi" ? "≤ 1.5×" : "", label == "echo hi" ? Report.Met(ratio <= 1.5) : ""));
-            report.Add(new Row("round trip", $"`{label}` p99 ms", Report.F(Stats.Percentile(execd, 99)), Report.F(Stats.Percentile(direct, 99)),
+            report.Add(new Row(section, $"`{label}` p99 ms", Report.F(Stats.Percentile(execd, 99)), Report.F(Stats.Percentile(direct, 99)),
                 Report.F(Stats.Percentile(execd, 99) / Stats.Percentile(direct, 99)) + "×"));
             if (failures > 0)
             {
-                report.Note($"round trip `{label}`: {failures} requests did not complete");
+                report.Note($"{section} `{label}`: {failures} requests did not complete");
             }
         }
     }
@@ -411,33 +421,16 @@ internal sealed partial class Suite(Report report, Sizes sizes)
             var work = DaemonProcess.NewWorkFolder();
             var start = DaemonProcess.StartInfo(work, ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--host", "127.0.0.1"]);
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };
-            var sw = Stopwatch.StartNew();
-            using var process = Process.Start(start)!;
-            process.OutputDataReceived += (_, _) => { };
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            var (process, ms) = await StartUntilPingAsync(start, http);
+            using var _ = process;
             try
             {
-                var up = false;
-                while (!up && sw.Elapsed < TimeSpan.FromSeconds(20) && !process.HasExited)
-                {
-                    try
-                    {
-                        using var r = await http.GetAsync("/ping");
-                        up = r.StatusCode == HttpStatusCode.OK;
-                    }
-                    catch (HttpRequestException)
-                    {
-                        await Task.Delay(2);
-                    }
-                }
-                if (!up)
+                if (double.IsNaN(ms))
                 {
                     report.Note("startup: a daemon did not answer /ping within 20 s");
                     continue;
                 }
-                times.Add(sw.Elapsed.TotalMilliseconds);
+                times.Add(ms);
                 var plugins = JsonNode.Parse(await http.GetStringAsync("/admin/plugins"))!.AsArray();
                 loaded = $"{plugins.Count(p => (string?)p!["status"] == "Activated")} of {plugins.Count} plugins activated at start, {plugins.Count(p => (string?)p!["status"] == "Loaded")} on first use";
             }
@@ -451,6 +444,36 @@ internal sealed partial class Suite(Report report, Sizes sizes)
         report.Add(new Row("start-up", $"process start → first 200 from /ping, median ms ({times.Count} launches; {loaded})",
             Report.F(Stats.Median(times), 0), "", "", "< 1000 ms", Report.Met(Stats.Median(times) < 1000)));
         report.Add(new Row("start-up", "slowest launch, ms", Report.F(times.DefaultIfEmpty(double.NaN).Max(), 0)));
+    }
+
+    /// <summary>
+    /// Starts <paramref name="start"/> (both pipes drained) and polls /ping until it answers 200: the process and the
+    /// milliseconds from the start until then (NaN when it did not answer within 20 s or exited).
+    /// </summary>
+    private static async Task<(Process Process, double Ms)> StartUntilPingAsync(ProcessStartInfo start, HttpClient http)
+    {
+        var sw = Stopwatch.StartNew();
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        while (sw.Elapsed < TimeSpan.FromSeconds(20) && !process.HasExited)
+        {
+            try
+            {
+                using var r = await http.GetAsync("/ping");
+                if (r.StatusCode == HttpStatusCode.OK)
+                {
+                    return (process, sw.Elapsed.TotalMilliseconds);
+                }
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(2);
+            }
+        }
+        return (process, double.NaN);
     }
 
     private static int FreePort()

@@ -159,7 +159,15 @@ public static class PluginHost
         Type[] types;
         try
         {
-            var loader = PluginLoader.CreateFromAssemblyFile(info.Path, SharedTypes, c => c.PreferSharedTypes = true);
+            // PreferSharedTypes: every assembly the daemon has is taken from the daemon (the default context), so the
+            // eager walk McMaster otherwise does (loading every assembly the shared types' assemblies reference,
+            // recursively: System.Private.Xml, System.Net.Http, … at start-up, mapped for ever) decides nothing:
+            // IsLazyLoaded skips it.
+            var loader = PluginLoader.CreateFromAssemblyFile(info.Path, SharedTypes, c =>
+            {
+                c.PreferSharedTypes = true;
+                c.IsLazyLoaded = true;
+            });
             assembly = loader.LoadDefaultAssembly();
             // Load every type now, so a broken assembly fails here and not at the first request.
             types = assembly.GetTypes();

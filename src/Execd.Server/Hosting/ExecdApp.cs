@@ -220,7 +220,9 @@ public static class ExecdApp
 
         public static void Log(ILogger? logger, string phase)
         {
-            var line = $"Start-up: {phase} at {Elapsed:0} ms since process start";
+            // Methods the JIT compiled so far (not precompiled by ReadyToRun, or rejitted at tier 1) and its time.
+            var line = $"Start-up: {phase} at {Elapsed:0} ms since process start " +
+                $"(JIT: {System.Runtime.JitInfo.GetCompiledMethodCount()} methods, {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:0} ms)";
             lock (Pending)
             {
                 if (logger is null)
