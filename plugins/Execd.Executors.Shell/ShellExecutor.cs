@@ -61,7 +61,10 @@ internal sealed class ShellExecutor : ICommandExecutor
             throw new CommandStartException(ex.Message, ex);
         }
 
-        var processes = CommandProcesses.Track(child, spec.Id);
+        // Moving the child into its own cgroup waits for the kernel (a write to cgroup.procs: ~10 ms here, an RCU grace period), so it
+        // runs beside the command instead of in front of its output: the pumps start at once. What the child forks before the move
+        // is moved with it (Track adopts descendants); a stop waits for the move before it signals.
+        var tracking = Task.Run(() => CommandProcesses.Track(child, spec.Id));
         if (child.Stdin is { } stdin)
         {
             context.AttachStdin(stdin);
@@ -76,7 +79,7 @@ internal sealed class ShellExecutor : ICommandExecutor
             _capturePumps.TryAdd(stderr, 0);
         }
 
-        var termination = new Lazy<Task<int>>(() => processes.TerminateAsync(KillGrace), LazyThreadSafetyMode.ExecutionAndPublication);
+        var termination = new Lazy<Task<int>>(() => TerminateAsync(tracking), LazyThreadSafetyMode.ExecutionAndPublication);
         WaitStatus status;
         await using (stop.Register(() => _ = termination.Value))
         {
@@ -103,7 +106,8 @@ internal sealed class ShellExecutor : ICommandExecutor
         await Task.WhenAll(stdout.Completion, stderr.Completion).ConfigureAwait(false);
 
         var killed = termination.IsValueCreated ? await termination.Value.ConfigureAwait(false) : 0;
-        processes.Release();
+        // Leftovers go to the shared leftovers cgroup and the command's cgroup is removed off the response's path too.
+        _ = tracking.ContinueWith(t => t.Result.Release(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         child.Stdin?.Dispose();
         Finish(spec.Id, stdout);
         Finish(spec.Id, stderr);
@@ -137,6 +141,9 @@ internal sealed class ShellExecutor : ICommandExecutor
             logger.LogDebug("Deleting exit file {Path} failed: {Error}", exitFile, ex.Message);
         }
     }
+
+    private static async Task<int> TerminateAsync(Task<CommandProcesses> tracking) =>
+        await (await tracking.ConfigureAwait(false)).TerminateAsync(KillGrace).ConfigureAwait(false);
 
     /// <summary>
     /// A planned stop (SIGTERM) that keeps commands for the next daemon: each capture pump stores the chunk it has already read
