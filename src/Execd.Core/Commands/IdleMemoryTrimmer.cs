@@ -20,7 +20,7 @@ public sealed class IdleMemoryTrimmer(CommandService commands, ILogger<IdleMemor
         var baseline = GC.GetGCMemoryInfo().TotalCommittedBytes;
         var lastCount = -1;
         using var timer = new PeriodicTimer(Interval);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        while (await NextTickAsync(timer, stoppingToken))
         {
             var count = commands.All.Count();
             var busy = count != lastCount || commands.All.Any(r => r.Running);
@@ -33,6 +33,19 @@ public sealed class IdleMemoryTrimmer(CommandService commands, ILogger<IdleMemor
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             baseline = GC.GetGCMemoryInfo().TotalCommittedBytes;
             logger.LogDebug("Idle: GC heap committed {Before} -> {After} bytes", committed, baseline);
+        }
+    }
+
+    // A stop (also one that comes while the host is still starting, e.g. the port is taken) ends the loop quietly.
+    private static async Task<bool> NextTickAsync(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 }
