@@ -1,26 +1,23 @@
-using Execd.Processes;
-
 namespace Execd.Executors.Shell;
 
 /// <summary>
-/// How a command's exit status outlives the daemon that started it (issue 14): in capture mode the shell runs the command after traps
-/// that, when the shell ends while the daemon that started it is no longer its parent (that daemon died; the command was reparented),
-/// write its end into <c>&lt;capture dir&gt;/&lt;id&gt;.exit</c> — the exit status as decimal text on EXIT, or <c>signal: NAME</c> (Go's
-/// text, as a wait error) when a catchable terminating signal ends the shell, which then re-raises it and dies of it as before. A
-/// daemon that re-adopted the command (it is not its parent, so it cannot wait for it) or re-indexes it reads that file. While its
-/// daemon lives, the shell writes nothing (the daemon waits for it): the check reads <c>/proc/$$/stat</c>, no disk is touched. No
-/// extra process. The traps change neither the exit status nor stdout/stderr (errors go to /dev/null), and are not inherited by the
-/// programs the command runs (caught signals are reset to default on exec). Not covered: a command that replaces the shell
-/// (<c>exec</c>) or resets the traps, and a shell killed by SIGKILL — no file, so the re-adopting daemon reports -1.
+/// How a command's exit status outlives the daemon that started it (issue 14): in capture mode the shell runs the command after an
+/// EXIT trap that, when the shell ends while the daemon that started it is no longer its parent (that daemon died; the command was
+/// reparented), writes its exit status as decimal text into <c>&lt;capture dir&gt;/&lt;id&gt;.exit</c>. A daemon that re-adopted the command
+/// (it is not its parent, so it cannot wait for it) or re-indexes it reads that file. While its daemon lives, the shell writes nothing
+/// (the daemon waits for it): the check reads <c>/proc/$$/stat</c>, no disk is touched. No extra process. The trap changes neither the
+/// exit status nor stdout/stderr (errors go to /dev/null) and is not inherited by the programs the command runs.
+/// Only EXIT is trapped, on purpose: a shell that traps TERM survives the TERM sent to its process group, reaps its foreground child
+/// killed by it and prints "Terminated" on the command's stderr — a line upstream never shows, on every interrupt and timeout.
+/// The price: when bash dies of a signal it handles itself (TERM, HUP, INT, …) it still runs the EXIT trap, with the status of the last
+/// command it completed, so a re-adopted or orphaned command killed that way from outside is reported with that status. A shell killed
+/// by SIGKILL, or one that replaced itself (<c>exec</c>) or reset the trap, leaves no file: -1. An interrupt through the re-adopting daemon
+/// is reported as the signal it sent.
 /// </summary>
 internal static class ExitStatusTrap
 {
-    // The signals bash would otherwise handle itself once an EXIT trap is set (running the trap with a meaningless $?).
-    private static readonly (string Name, int Number)[] Signals =
-        [("HUP", 1), ("INT", 2), ("QUIT", 3), ("PIPE", 13), ("ALRM", 14), ("TERM", 15), ("USR1", 10), ("USR2", 12)];
-
     /// <summary>
-    /// The command text to run instead of <paramref name="command"/>: the traps, a newline, then the command unchanged.
+    /// The command text to run instead of <paramref name="command"/>: the trap, a newline, then the command unchanged.
     /// <paramref name="daemonPid"/> is the starting daemon's pid (the shell's parent while that daemon lives).
     /// </summary>
     public static string Wrap(string command, string exitFile, int daemonPid)
@@ -30,11 +27,6 @@ internal static class ExitStatusTrap
         var orphaned = $"read -r _x _x _x _p _x </proc/$$/stat 2>/dev/null; [ \"$_p\" = {daemonPid.ToString(System.Globalization.CultureInfo.InvariantCulture)} ] ||";
         var prefix = new System.Text.StringBuilder();
         prefix.Append("trap ").Append(Quote($"_s=$?; {orphaned} printf %s \"$_s\" 2>/dev/null >{file}")).Append(" EXIT");
-        foreach (var (name, number) in Signals)
-        {
-            var text = Quote("signal: " + WaitStatus.SignalName(number));
-            prefix.Append("; trap ").Append(Quote($"trap - EXIT {name}; {orphaned} printf %s {text} 2>/dev/null >{file}; kill -{name} $$")).Append(' ').Append(name);
-        }
         return prefix.Append('\n').Append(command).ToString();
     }
 

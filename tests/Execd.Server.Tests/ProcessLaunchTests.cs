@@ -39,6 +39,17 @@ public sealed class ProcessLaunchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TimedOutCompoundCommand_ShellPrintsNoTerminatedLine()
+    {
+        // The shell stays the parent of `sleep` (a list, and the capture mode's exit trap): a shell that trapped TERM would survive
+        // the group's TERM, reap `sleep` and print "Terminated" on the command's stderr. Upstream's never does.
+        var result = await _daemon.RunAsync("sleep 30; echo never", new { timeout = 1000 });
+
+        Assert.DoesNotContain(result.Texts("stderr"), t => t.Contains("Terminated", StringComparison.Ordinal));
+        Assert.DoesNotContain("never", result.Texts("stdout"));
+    }
+
+    [Fact]
     public async Task Command_ExitStatus137_IsAnExitCodeNotASignal()
     {
         var result = await _daemon.RunAsync("exit 137");

@@ -67,6 +67,7 @@ internal static partial class AdoptedProcess
         var pumps = sources.Select(f => Task.Factory.StartNew(() => Pump(f.Path, f.Stream, context.Output), CancellationToken.None,
             TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
         var stopping = false;
+        var killed = false;
         DateTime? killAt = null;
         while (IsAlive(pid, startTicks))
         {
@@ -79,6 +80,7 @@ internal static partial class AdoptedProcess
             if (killAt is { } at && DateTime.UtcNow >= at)
             {
                 Signal(pid, startTicks, SIGKILL);
+                killed = true;
                 killAt = DateTime.UtcNow + KillGrace;
             }
             // Polling /proc is confined to re-adopted commands (rare): the hot path of commands this daemon starts never polls.
@@ -88,7 +90,10 @@ internal static partial class AdoptedProcess
         // for re-adopted commands (only) the wait after the main process is gone is bounded.
         await Task.WhenAny(Task.WhenAll(pumps), Task.Delay(DrainAfterExit)).ConfigureAwait(false);
         var exitFile = captureDirectory is null ? null : ExitFilePath(captureDirectory, id);
-        var exit = exitFile is null ? null : ReadExitFile(exitFile);
+        // Stopped by this daemon (interrupt, timeout): the signal it sent, as a wait status would say for a command it started — the
+        // exit file cannot tell (bash runs its EXIT trap on a TERM with the status of the last command it completed).
+        var exit = stopping ? CommandExit.FromSignal(killed ? "killed" : "terminated")
+            : exitFile is null ? null : ReadExitFile(exitFile);
         foreach (var path in fifos.Select(f => f.Item1).Append(exitFile).OfType<string>())
         {
             try

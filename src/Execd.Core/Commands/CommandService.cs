@@ -92,9 +92,19 @@ public sealed class CommandService
             throw new KeyNotFoundException($"unknown executor '{spec.Executor}'");
         }
         // Only executor runs are captured for a next daemon: session and code runs belong to a long-lived shell or kernel that is not re-adopted.
-        if (_keepForNextDaemon && spec.CaptureDirectory is null && CaptureDirectory() is { } capture)
+        // The capture directory comes from the ranking, so right after start-up this waits for the first healthy provider first (else every
+        // provider is still "not checked yet" and a command started then would run without capture).
+        _storage.WaitUntilReady(ReadyLimit);
+        if (_keepForNextDaemon && spec.CaptureDirectory is null)
         {
-            spec = spec with { CaptureDirectory = capture };
+            if (CaptureDirectory() is { } capture)
+            {
+                spec = spec with { CaptureDirectory = capture };
+            }
+            else
+            {
+                _logger.LogWarning("Command {Id}: no provider that keeps records has a usable directory; it is not captured for a next daemon", spec.Id);
+            }
         }
         return Start(spec, timeout, beforeStart, executor.Name, (record, stop) => executor.ExecuteAsync(record.Spec, record, stop), ExecdInstruments.RunCommand);
     }
@@ -149,8 +159,10 @@ public sealed class CommandService
     {
         foreach (var ranked in _storage.Current)
         {
-            // Never re-creates a provider's deleted directory as a side effect (the provider and its health check decide that).
-            if (ranked.Health == ProviderHealth.Unhealthy || ranked.Provider is not ICommandRecordStore || !Path.IsPathRooted(ranked.Provider.Location)
+            // Never re-creates a provider's deleted directory as a side effect (the provider and its health check decide that). A provider
+            // ranked unhealthy for the moment (a slow check on a loaded machine) still serves if its directory is there: the ranking puts
+            // it after the healthy ones, and a command must not lose its capture (its re-adoption) to a passing verdict.
+            if (ranked.Provider is not ICommandRecordStore || !Path.IsPathRooted(ranked.Provider.Location)
                 || !Directory.Exists(ranked.Provider.Location))
             {
                 continue;
