@@ -69,6 +69,10 @@ internal sealed class ShellExecutor : ICommandExecutor
         {
             context.AttachStdin(stdin);
         }
+        if (exitFile is not null && PipeInode(child.Stdout) is { } stdoutPipe && PipeInode(child.Stderr) is { } stderrPipe)
+        {
+            context.ReportCapturePipes(stdoutPipe, stderrPipe);
+        }
         context.ReportStarted(child.Pid);
 
         var stdout = new PipePump(child.Stdout, OutputStream.Stdout, context.Output);
@@ -139,6 +143,23 @@ internal sealed class ShellExecutor : ICommandExecutor
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             logger.LogDebug("Deleting exit file {Path} failed: {Error}", exitFile, ex.Message);
+        }
+    }
+
+    /// <summary>The inode of the pipe behind our read end (<c>/proc/self/fd/N</c> reads <c>pipe:[inode]</c>), or null.</summary>
+    private static long? PipeInode(System.IO.Pipes.PipeStream pipe)
+    {
+        try
+        {
+            var fd = pipe.SafePipeHandle.DangerousGetHandle().ToInt64();
+            var target = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+            return target is not null && target.StartsWith("pipe:[", StringComparison.Ordinal) && target.EndsWith(']')
+                && long.TryParse(target.AsSpan(6, target.Length - 7), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var inode)
+                ? inode : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            return null;
         }
     }
 

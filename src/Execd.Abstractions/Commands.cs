@@ -112,6 +112,14 @@ public interface ICommandContext
     /// close stdin; the executor disposes it when the command ends. Executors without a stdin never call it.
     /// </summary>
     void AttachStdin(Stream stdin) { }
+
+    /// <summary>
+    /// In capture mode (<see cref="CommandSpec.CaptureDirectory"/> set, the child holding a reader of its own output pipes), tells the
+    /// host the inode numbers of the pipes the child writes its stdout and stderr into, so that a restarted daemon can find them again
+    /// under <c>/proc</c>; called before <see cref="ReportStarted"/>. Read from the executor's own read ends, never from the child's
+    /// descriptors (a shell running <c>echo $$ &gt;&gt; file</c> has a file as its stdout for a moment). Other executors never call it.
+    /// </summary>
+    void ReportCapturePipes(long stdoutInode, long stderrInode) { }
 }
 
 /// <summary>

@@ -77,6 +77,8 @@ public sealed class CommandRecord : ICommandContext
 
     void ICommandContext.AttachStdin(Stream stdin) => Stdin = new CommandStdin(stdin);
 
+    void ICommandContext.ReportCapturePipes(long stdoutInode, long stderrInode) => CapturePipes = (stdoutInode, stderrInode);
+
     void ICommandContext.ReportStarted(int? processId)
     {
         ProcessId = processId;

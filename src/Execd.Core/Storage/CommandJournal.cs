@@ -170,7 +170,7 @@ public sealed class CommandJournal
                 if (record.Running && AdoptedProcess.StartTicks(pid) is { } ticks)
                 {
                     json.WriteNumber("start_ticks", ticks);
-                    // Its pipes, read from /proc once (the command has just been started: its stdout and stderr are still those pipes).
+                    // Its pipes, as its executor reported them (from its own read ends); else read from the child's /proc once.
                     if (spec.CaptureDirectory is not null && (record.CapturePipes ??= AdoptedProcess.Pipes(pid)) is { } pipes)
                     {
                         json.WriteNumber("stdout_pipe", pipes.Stdout);
