@@ -36,9 +36,9 @@ internal sealed class ShellProcess : IAsyncDisposable
 
     /// <summary>
     /// How many checks in a row must find the shell waiting for more input (with everything it wrote already read)
-    /// before the run is declared stalled: about a second, so output still on its way is never cut short.
+    /// before the run is declared stalled: about two seconds, so output still on its way is never cut short.
     /// </summary>
-    private const int StalledChecks = 4;
+    private const int StalledChecks = 8;
 
     // Pump progress, for the stall check: reads completed, and reads whose bytes are still being scanned or stored.
     private long _pumpReads;
@@ -148,7 +148,17 @@ internal sealed class ShellProcess : IAsyncDisposable
                     return (RunEnd.ProtocolBroken, -1);
                 }
                 var reads = Interlocked.Read(ref _pumpReads);
-                stalled = write.IsCompleted && reads == readsSeen && WaitsForInput() ? stalled + 1 : 0;
+                // A check counts only while the thread pool has nothing queued (one made while work waits neither counts nor resets):
+                // a pump whose read already took the run's end marker out of the pipe may be waiting there for a thread on a loaded
+                // machine, and a restarted shell would lose the session's state (CI: an exported variable gone after a false "stalled").
+                if (!(write.IsCompleted && reads == readsSeen && WaitsForInput()))
+                {
+                    stalled = 0;
+                }
+                else if (ThreadPool.PendingWorkItemCount == 0)
+                {
+                    stalled++;
+                }
                 readsSeen = reads;
                 if (stalled >= StalledChecks && !run.Ended.IsCompleted)
                 {
