@@ -69,9 +69,9 @@ internal sealed class ShellExecutor : ICommandExecutor
         {
             context.AttachStdin(stdin);
         }
-        if (exitFile is not null && PipeInode(child.Stdout) is { } stdoutPipe && PipeInode(child.Stderr) is { } stderrPipe)
+        if (exitFile is not null)
         {
-            context.ReportCapturePipes(stdoutPipe, stderrPipe);
+            context.ReportCapturePipes(child.Stdout.SafePipeHandle, child.Stderr.SafePipeHandle);
         }
         context.ReportStarted(child.Pid);
 
@@ -143,23 +143,6 @@ internal sealed class ShellExecutor : ICommandExecutor
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             logger.LogDebug("Deleting exit file {Path} failed: {Error}", exitFile, ex.Message);
-        }
-    }
-
-    /// <summary>The inode of the pipe behind our read end (<c>/proc/self/fd/N</c> reads <c>pipe:[inode]</c>), or null.</summary>
-    private static long? PipeInode(System.IO.Pipes.PipeStream pipe)
-    {
-        try
-        {
-            var fd = pipe.SafePipeHandle.DangerousGetHandle().ToInt64();
-            var target = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
-            return target is not null && target.StartsWith("pipe:[", StringComparison.Ordinal) && target.EndsWith(']')
-                && long.TryParse(target.AsSpan(6, target.Length - 7), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var inode)
-                ? inode : null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
-        {
-            return null;
         }
     }
 

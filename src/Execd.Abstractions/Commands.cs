@@ -114,12 +114,13 @@ public interface ICommandContext
     void AttachStdin(Stream stdin) { }
 
     /// <summary>
-    /// In capture mode (<see cref="CommandSpec.CaptureDirectory"/> set, the child holding a reader of its own output pipes), tells the
-    /// host the inode numbers of the pipes the child writes its stdout and stderr into, so that a restarted daemon can find them again
-    /// under <c>/proc</c>; called before <see cref="ReportStarted"/>. Read from the executor's own read ends, never from the child's
-    /// descriptors (a shell running <c>echo $$ &gt;&gt; file</c> has a file as its stdout for a moment). Other executors never call it.
+    /// In capture mode (<see cref="CommandSpec.CaptureDirectory"/> set, the child holding a reader of its own output pipes), hands the
+    /// host the executor's read ends of the child's stdout and stderr pipes, from which it records the pipes' identities so that a
+    /// restarted daemon can find them again under <c>/proc</c> (never read from the child's descriptors: a shell running
+    /// <c>echo $$ &gt;&gt; file</c> has a file as its stdout for a moment). Called before <see cref="ReportStarted"/>; the handles stay
+    /// the executor's. Other executors never call it.
     /// </summary>
-    void ReportCapturePipes(long stdoutInode, long stderrInode) { }
+    void ReportCapturePipes(System.Runtime.InteropServices.SafeHandle stdoutReadEnd, System.Runtime.InteropServices.SafeHandle stderrReadEnd) { }
 }
 
 /// <summary>

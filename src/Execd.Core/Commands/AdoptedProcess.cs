@@ -109,10 +109,11 @@ internal static partial class AdoptedProcess
             + " or it replaced the shell with exec or reset its traps), so its exit status is not observable");
     }
 
-    /// <summary>The inode numbers of the pipes <paramref name="pid"/> has as stdout and stderr, or null if either is not a pipe (or it is gone).</summary>
-    public static (long Stdout, long Stderr)? Pipes(int pid) =>
-        PipeInode($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/fd/1") is { } stdout && PipeInode($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/fd/2") is { } stderr
-            ? (stdout, stderr)
+    /// <summary>The inode numbers of the pipes behind two of this daemon's descriptors (a command's read ends), or null if either is not a pipe.</summary>
+    public static (long Stdout, long Stderr)? PipesOf(System.Runtime.InteropServices.SafeHandle stdout, System.Runtime.InteropServices.SafeHandle stderr) =>
+        PipeInode($"/proc/self/fd/{stdout.DangerousGetHandle().ToInt64().ToString(CultureInfo.InvariantCulture)}") is { } o
+        && PipeInode($"/proc/self/fd/{stderr.DangerousGetHandle().ToInt64().ToString(CultureInfo.InvariantCulture)}") is { } e
+            ? (o, e)
             : null;
 
     private static long? PipeInode(string fdPath)

@@ -77,7 +77,8 @@ public sealed class CommandRecord : ICommandContext
 
     void ICommandContext.AttachStdin(Stream stdin) => Stdin = new CommandStdin(stdin);
 
-    void ICommandContext.ReportCapturePipes(long stdoutInode, long stderrInode) => CapturePipes = (stdoutInode, stderrInode);
+    void ICommandContext.ReportCapturePipes(System.Runtime.InteropServices.SafeHandle stdoutReadEnd, System.Runtime.InteropServices.SafeHandle stderrReadEnd) =>
+        CapturePipes = AdoptedProcess.PipesOf(stdoutReadEnd, stderrReadEnd);
 
     void ICommandContext.ReportStarted(int? processId)
     {

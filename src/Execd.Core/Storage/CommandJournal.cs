@@ -170,8 +170,8 @@ public sealed class CommandJournal
                 if (record.Running && AdoptedProcess.StartTicks(pid) is { } ticks)
                 {
                     json.WriteNumber("start_ticks", ticks);
-                    // Its pipes, as its executor reported them (from its own read ends); else read from the child's /proc once.
-                    if (spec.CaptureDirectory is not null && (record.CapturePipes ??= AdoptedProcess.Pipes(pid)) is { } pipes)
+                    // Its pipes, as its executor reported them from its own read ends (capture mode only).
+                    if (spec.CaptureDirectory is not null && record.CapturePipes is { } pipes)
                     {
                         json.WriteNumber("stdout_pipe", pipes.Stdout);
                         json.WriteNumber("stderr_pipe", pipes.Stderr);
