@@ -55,7 +55,7 @@ public sealed class SessionService : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly SessionOptions _options;
     private readonly ILogger<SessionService> _logger;
-    private readonly ITimer? _reaper;
+    private readonly IdleReaper _reaper;
 
     public SessionService(IEnumerable<PluginContribution> contributions, IServiceProvider services, CommandService commands,
         EnvironmentBuilder environment, TimeProvider time, IOptions<SessionOptions> options, ILogger<SessionService> logger)
@@ -66,11 +66,8 @@ public sealed class SessionService : IAsyncDisposable
         _options = options.Value;
         _logger = logger;
         _executor = ContributionRegistry.CreateFirst<ISessionExecutor>(contributions, services, logger, e => e.Name, "session executor");
-        if (_options.IdleTimeout > TimeSpan.Zero)
-        {
-            var every = IdleReaping.Interval(_options.IdleTimeout);
-            _reaper = time.CreateTimer(_ => _ = ReapAsync(), null, every, every);
-        }
+        _reaper = new IdleReaper(time, _options.IdleTimeout, cutoff => _sessions.Values.Where(e => !e.Running && e.LastUsedAt < cutoff).Select(e => e.Id),
+            (id, reason) => DeleteAsync(id, reason), logger, "session");
     }
 
     /// <summary>The session executor in use, or <c>null</c> when no plugin contributes one.</summary>
@@ -243,28 +240,9 @@ public sealed class SessionService : IAsyncDisposable
         }
     }
 
-    internal async Task ReapAsync()
-    {
-        var cutoff = _time.GetUtcNow() - _options.IdleTimeout;
-        foreach (var entry in _sessions.Values.Where(e => !e.Running && e.LastUsedAt < cutoff).ToList())
-        {
-            try
-            {
-                await DeleteAsync(entry.Id, $"reaped after {GoDuration(_options.IdleTimeout)} idle").ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                _logger.LogError(ex, "Reaping session {Id} failed", entry.Id);
-            }
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
-        if (_reaper is not null)
-        {
-            await _reaper.DisposeAsync().ConfigureAwait(false);
-        }
+        await _reaper.DisposeAsync().ConfigureAwait(false);
         await Task.WhenAll(_sessions.Keys.ToList().Select(id => DeleteAsync(id, "closed: the daemon stopped"))).ConfigureAwait(false);
     }
 }

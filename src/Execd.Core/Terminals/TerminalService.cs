@@ -20,7 +20,7 @@ public sealed class TerminalService : IAsyncDisposable
     private readonly EnvironmentBuilder _environment;
     private readonly TimeProvider _time;
     private readonly ILogger<TerminalService> _logger;
-    private readonly ITimer? _reaper;
+    private readonly IdleReaper _reaper;
     private readonly object _createGate = new();
 
     public TerminalService(IEnumerable<PluginContribution> contributions, IServiceProvider services, CommandService commands,
@@ -32,11 +32,8 @@ public sealed class TerminalService : IAsyncDisposable
         Options = options.Value;
         _logger = logger;
         _executor = ContributionRegistry.CreateFirst<ITerminalExecutor>(contributions, services, logger, e => e.Name, "terminal executor");
-        if (Options.IdleTimeout > TimeSpan.Zero)
-        {
-            var every = IdleReaping.Interval(Options.IdleTimeout);
-            _reaper = time.CreateTimer(_ => _ = ReapAsync(), null, every, every);
-        }
+        _reaper = new IdleReaper(time, Options.IdleTimeout, cutoff => _sessions.Values.Where(s => !s.Attached && !s.Running && s.LastActivityAt < cutoff).Select(s => s.Id),
+            (id, reason) => DeleteAsync(id, reason), logger, "terminal");
     }
 
     public TerminalOptions Options { get; }
@@ -162,28 +159,9 @@ public sealed class TerminalService : IAsyncDisposable
         return true;
     }
 
-    internal async Task ReapAsync()
-    {
-        var cutoff = _time.GetUtcNow() - Options.IdleTimeout;
-        foreach (var session in _sessions.Values.Where(s => !s.Attached && !s.Running && s.LastActivityAt < cutoff).ToList())
-        {
-            try
-            {
-                await DeleteAsync(session.Id, $"reaped after {Sessions.SessionService.GoDuration(Options.IdleTimeout)} idle").ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                _logger.LogError(ex, "Reaping terminal {Id} failed", session.Id);
-            }
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
-        if (_reaper is not null)
-        {
-            await _reaper.DisposeAsync().ConfigureAwait(false);
-        }
+        await _reaper.DisposeAsync().ConfigureAwait(false);
         await Task.WhenAll(_sessions.Keys.ToList().Select(id => DeleteAsync(id, "closed: the daemon stopped"))).ConfigureAwait(false);
     }
 }
