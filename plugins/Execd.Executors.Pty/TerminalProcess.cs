@@ -397,21 +397,29 @@ internal sealed class TerminalProcess : ITerminalProcess
         {
             return;
         }
-        for (var i = 0; i < 100 && !Gone && !Handles(ProcessId, signal) && Stopwatch.GetElapsedTime(_startedAt) < ShellStartup; i++)
+        // Ready when it handles the signal and ignores SIGTERM: bash catches SIGINT with a handler that ends the shell early in
+        // its start-up and installs the interactive one, together with ignoring SIGTERM, only later (CI caught the early one).
+        for (var i = 0; i < 100 && !Gone && !(Handles(ProcessId, signal) && Ignores(ProcessId, 15 /* SIGTERM */))
+            && Stopwatch.GetElapsedTime(_startedAt) < ShellStartup; i++)
         {
             Thread.Sleep(10);
         }
     }
 
     /// <summary>Whether <paramref name="pid"/> catches or ignores <paramref name="signal"/> (<c>SigCgt</c>/<c>SigIgn</c> in /proc).</summary>
-    internal static bool Handles(int pid, int signal)
+    internal static bool Handles(int pid, int signal) => SignalMask(pid, signal, "SigCgt:", "SigIgn:");
+
+    /// <summary>Whether <paramref name="pid"/> ignores <paramref name="signal"/> (<c>SigIgn</c> in /proc).</summary>
+    internal static bool Ignores(int pid, int signal) => SignalMask(pid, signal, "SigIgn:", "SigIgn:");
+
+    private static bool SignalMask(int pid, int signal, string first, string second)
     {
         try
         {
             var bit = 1UL << (signal - 1);
             foreach (var line in File.ReadLines($"/proc/{pid}/status"))
             {
-                if ((line.StartsWith("SigCgt:", StringComparison.Ordinal) || line.StartsWith("SigIgn:", StringComparison.Ordinal))
+                if ((line.StartsWith(first, StringComparison.Ordinal) || line.StartsWith(second, StringComparison.Ordinal))
                     && (Convert.ToUInt64(line[7..].Trim(), 16) & bit) != 0)
                 {
                     return true;
