@@ -13,7 +13,7 @@ internal sealed class TerminalProcess : ITerminalProcess
 {
     private static readonly TimeSpan DrainIdle = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan ShellStartup = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan ShellStartup = TimeSpan.FromSeconds(10);
     private const int ReadBuffer = 64 * 1024;
 
     private readonly object _fdGate = new();
@@ -399,7 +399,7 @@ internal sealed class TerminalProcess : ITerminalProcess
         }
         // Ready when it handles the signal and ignores SIGTERM: bash catches SIGINT with a handler that ends the shell early in
         // its start-up and installs the interactive one, together with ignoring SIGTERM, only later (CI caught the early one).
-        for (var i = 0; i < 100 && !Gone && !(Handles(ProcessId, signal) && Ignores(ProcessId, 15 /* SIGTERM */))
+        for (var i = 0; i < 1000 && !Gone && !(Handles(ProcessId, signal) && Ignores(ProcessId, 15 /* SIGTERM */))
             && Stopwatch.GetElapsedTime(_startedAt) < ShellStartup; i++)
         {
             Thread.Sleep(10);
