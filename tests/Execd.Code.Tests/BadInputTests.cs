@@ -12,7 +12,27 @@ public sealed class BadInputTests : IAsyncLifetime
         // A kernelspec whose program does not exist, and one whose program exits at once.
         WriteSpec(dirs, "missing", "missinglang", ["/nonexistent/kernel-binary", "-f", "{connection_file}"]);
         WriteSpec(dirs, "quitter", "quitlang", ["/bin/sh", "-c", "echo kernel refuses to start >&2; exit 3", "{connection_file}"]);
+        // Real ipykernels whose shell port is taken by another socket before they bind it (as another process can
+        // take a port between the daemon picking it and the kernel binding it): the first start only, or every start.
+        var squatter = dirs.Combine("squat-then-launch.py");
+        File.WriteAllText(squatter, SquatThenLaunch);
+        WriteSpec(dirs, "contested", "contestedlang", ["/usr/bin/python3", squatter, dirs.Combine("contested.tried"), "{connection_file}"]);
+        WriteSpec(dirs, "always-contested", "alwayscontestedlang", ["/usr/bin/python3", squatter, "", "{connection_file}"]);
     });
+
+    /// <summary>Binds the connection file's shell port itself (unless the marker file exists; it creates it), then runs ipykernel.</summary>
+    private const string SquatThenLaunch = """
+        import json, os, runpy, socket, sys
+        marker, connection_file = sys.argv[1], sys.argv[2]
+        if not marker or not os.path.exists(marker):
+            if marker:
+                open(marker, "w").close()
+            squat = socket.socket()
+            squat.bind(("127.0.0.1", json.load(open(connection_file))["shell_port"]))
+            squat.listen()
+        sys.argv = ["ipykernel_launcher", "-f", connection_file]
+        runpy.run_module("ipykernel_launcher", run_name="__main__")
+        """;
 
     public async Task DisposeAsync() => await _d.DisposeAsync();
 
@@ -60,6 +80,22 @@ public sealed class BadInputTests : IAsyncLifetime
         var response = await _d.SendAsync(HttpMethod.Post, "/code/context", "{\"language\":\"quitlang\"}");
         AssertError(500, response, "RUNTIME_ERROR", "kernel refuses to start");
         Assert.DoesNotContain((await _d.AdminAsync()).OfType<JsonObject>(), o => (string?)o["language"] == "quitlang");
+    }
+
+    [Fact]
+    public async Task CreateContext_KernelPortTakenBeforeItBinds_StartedAgainOnFreshPorts()
+    {
+        var id = await _d.CreateContextAsync("contestedlang");
+        var run = await _d.RunAsync(id, "print(6 * 7)", language: "contestedlang");
+        Assert.Equal("42\n", run.Stdout);
+        Assert.True(File.Exists(_d.Dirs.Combine("contested.tried")), "the first start did not run the squatter");
+    }
+
+    [Fact]
+    public async Task CreateContext_KernelPortTakenOnEveryStart_500AfterRetries()
+    {
+        var response = await _d.SendAsync(HttpMethod.Post, "/code/context", "{\"language\":\"alwayscontestedlang\"}");
+        AssertError(500, response, "RUNTIME_ERROR", "Address already in use");
     }
 
     [Theory]

@@ -55,8 +55,34 @@ internal sealed class Kernel : IAsyncDisposable
     /// <summary>Cancelled when the kernel is found dead (process gone, heartbeat lost, or killed by us).</summary>
     public CancellationToken Died => _died.Token;
 
-    /// <summary>Starts the kernel and returns once it answered <c>kernel_info_request</c> and its iopub channel delivers.</summary>
+    /// <summary>How many times a kernel that lost one of its ports to another process is started again on fresh ports.</summary>
+    private const int PortConflictAttempts = 3;
+
+    /// <summary>
+    /// Starts the kernel and returns once it answered <c>kernel_info_request</c> and its iopub channel delivers.
+    /// The ports are picked free but released before the kernel binds them (as jupyter_client does), so another
+    /// process can take one in between; a kernel that exits with "Address already in use" is started again on
+    /// fresh ports, up to <see cref="PortConflictAttempts"/> times.
+    /// </summary>
     public static async Task<Kernel> StartAsync(KernelSpec spec, CodeContextSpec context, string runtimeDir, JupyterOptions options,
+        ILogger logger, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(spec, context, runtimeDir, options, logger, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CommandStartException ex) when (attempt < PortConflictAttempts
+                && ex.Message.Contains("Address already in use", StringComparison.Ordinal))
+            {
+                logger.LogWarning("Kernel {Kernel} for context {Context} lost a port to another process before binding it; starting it again on fresh ports (attempt {Attempt} of {Attempts})",
+                    spec.Name, context.Id, attempt + 1, PortConflictAttempts);
+            }
+        }
+    }
+
+    private static async Task<Kernel> StartOnceAsync(KernelSpec spec, CodeContextSpec context, string runtimeDir, JupyterOptions options,
         ILogger logger, CancellationToken cancellationToken)
     {
         var signer = MessageSigner.CreateRandom();
@@ -462,14 +488,39 @@ internal sealed class Kernel : IAsyncDisposable
         }
     }
 
-    /// <summary>Free loopback ports, as jupyter_client picks them: bind port 0, note the port, release.</summary>
+    /// <summary>Ports handed to kernels recently, so two kernels starting at once never get the same one.</summary>
+    private static readonly ConcurrentDictionary<int, long> RecentlyIssuedPorts = new();
+
+    /// <summary>
+    /// Free loopback ports, as jupyter_client picks them: bind port 0, note the port, release. A port this daemon
+    /// handed to another kernel in the last minute is skipped (the kernel may not have bound it yet).
+    /// </summary>
     private static int[] FreePorts(int count)
     {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        var now = Environment.TickCount64;
+        foreach (var (port, issued) in RecentlyIssuedPorts)
+        {
+            if (now - issued > 60_000)
+            {
+                RecentlyIssuedPorts.TryRemove(port, out _);
+            }
+        }
+        var listeners = new List<TcpListener>();
         try
         {
-            listeners.ForEach(l => l.Start());
-            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+            var ports = new List<int>();
+            for (var i = 0; ports.Count < count && i < 100; i++)
+            {
+                var listener = new TcpListener(IPAddress.Loopback, 0);
+                listeners.Add(listener);   // held until all are picked, so one call never repeats a port
+                listener.Start();
+                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                if (RecentlyIssuedPorts.TryAdd(port, now))
+                {
+                    ports.Add(port);
+                }
+            }
+            return ports.Count == count ? [.. ports] : throw new CommandStartException("no free loopback ports for the kernel");
         }
         finally
         {
