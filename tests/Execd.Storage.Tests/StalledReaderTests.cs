@@ -49,9 +49,16 @@ public sealed class StalledReaderTests
         var closed = await DrainUntilClosedAsync(socket, TimeSpan.FromSeconds(30));
         Assert.True(closed, "the daemon did not disconnect the stalled reader");
 
-        // Resuming the stream from the end gives the tail and the final event.
-        var (_, events, _) = await CommandStreamTests.StreamAsync(daemon.Client, id, cursor: size);
-        Assert.Equal(["END", "ERR-END"], events.Where(e => e.Type is "stdout" or "stderr").Select(e => e.Text));
+        // Resuming the stream near the end gives the tail and the final event. The two pipes are read independently,
+        // so ERR-END is stored where the stderr pump read it: anywhere within the stdout pump's lag (its 1 MB pipe
+        // and 1 MB read buffer) before stdout's end. Resume 4 MB back so both tails are after the cursor.
+        const long tail = 4_000_000;
+        var (_, events, _) = await CommandStreamTests.StreamAsync(daemon.Client, id, cursor: size - tail);
+        var stdout = events.Where(e => e.Type == "stdout").Select(e => e.Text).ToList();
+        Assert.Equal(["ERR-END"], events.Where(e => e.Type == "stderr").Select(e => e.Text));
+        Assert.Equal("END", stdout[^1]);
+        Assert.All(stdout[..^1], text => Assert.Matches("^a+$", text));
+        Assert.Equal(tail + "END\n".Length + "ERR-END\n".Length, stdout.Sum(text => text.Length + 1L) + "ERR-END\n".Length);
         Assert.Equal("execution_complete", events[^1].Type);
     }
 
