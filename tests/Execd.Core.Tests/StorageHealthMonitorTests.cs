@@ -18,7 +18,8 @@ public sealed class StorageHealthMonitorTests
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) => run(cancellationToken);
     }
 
-    private static (StorageHealthMonitor Monitor, StorageRanking Ranking) Create(IOutputStorageProvider[] providers, Action<IHealthChecksBuilder> checks)
+    private static (StorageHealthMonitor Monitor, StorageRanking Ranking) Create(IOutputStorageProvider[] providers, Action<IHealthChecksBuilder> checks,
+        TimeSpan? timeout = null)
     {
         var services = new ServiceCollection();
         // Priority is host configuration: the provider without a check gets the best one, so only the check can rank it last.
@@ -29,7 +30,7 @@ public sealed class StorageHealthMonitorTests
         var plugin = new PluginInfo("fake", "fake.dll");
         var ranking = new StorageRanking(providers.Select(p => new PluginContribution(plugin, typeof(IOutputStorageProvider), _ => p, p.Name)), sp,
             NullLogger<StorageRanking>.Instance);
-        var options = Options.Create(new StorageOptions { Health = { Timeout = TimeSpan.FromMilliseconds(300) } });
+        var options = Options.Create(new StorageOptions { Health = { Timeout = timeout ?? TimeSpan.FromMilliseconds(300) } });
         var monitor = new StorageHealthMonitor(sp, sp.GetRequiredService<IOptions<HealthCheckServiceOptions>>(), ranking, options, TimeProvider.System,
             NullLogger<StorageHealthMonitor>.Instance);
         return (monitor, ranking);
@@ -49,6 +50,27 @@ public sealed class StorageHealthMonitorTests
 
         Assert.Equal(["healthy", "degraded", "unchecked"], ranking.Current.Select(r => r.Provider.Name));
         Assert.False(ranking.Current[2].Checked);
+    }
+
+    [Fact]
+    public async Task Stop_WaitsForACheckStillRunning_SoNoCheckTouchesAProviderAfterTheDaemonStopped()
+    {
+        var slow = new FakeStorageProvider("slow");
+        using var started = new ManualResetEventSlim();
+        var finished = 0;
+        var (monitor, _) = Create([slow], b => b.AddCheck("slow", new Check(_ =>
+        {
+            started.Set();
+            Thread.Sleep(500);   // a probe write on a slow disk; ignores the token
+            Volatile.Write(ref finished, 1);
+            return Task.FromResult(HealthCheckResult.Healthy());
+        }), tags: [StorageHealth.Tag]), timeout: TimeSpan.FromSeconds(20));
+
+        await monitor.StartAsync(CancellationToken.None);
+        Assert.True(started.Wait(TimeSpan.FromSeconds(20)), "the check did not start");
+        await monitor.StopAsync(CancellationToken.None);
+
+        Assert.Equal(1, Volatile.Read(ref finished));
     }
 
     [Fact]

@@ -36,7 +36,8 @@ public sealed class FleetOutputCmdletTests : IDisposable
             }
         }
         _dir.Dispose();
-        Assert.False(Directory.Exists(_dir.Path));
+        Assert.False(Directory.Exists(_dir.Path), "left after the daemon stopped: "
+            + string.Join(", ", Directory.Exists(_dir.Path) ? Directory.EnumerateFileSystemEntries(_dir.Path, "*", SearchOption.AllDirectories) : []));
         return [.. ids];
     }
 

@@ -31,6 +31,8 @@ internal sealed class DirectoryHealthCheck(DirectoryStorageProvider provider, Fu
             var status = HealthStatus.Healthy;
             if (!Directory.Exists(directory))
             {
+                // A check the daemon gave up on (its timeout, or the daemon stopping) re-creates nothing.
+                cancellationToken.ThrowIfCancellationRequested();
                 Heal(directory);
                 if (_hadDirectory)
                 {
@@ -67,6 +69,7 @@ internal sealed class DirectoryHealthCheck(DirectoryStorageProvider provider, Fu
                 }
             }
             data[StorageHealth.FreeBytesKey] = free;
+            cancellationToken.ThrowIfCancellationRequested();
             Probe(directory);
             if (free < provider.Options.MinFreeBytes)
             {

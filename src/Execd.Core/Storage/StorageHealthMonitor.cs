@@ -20,6 +20,9 @@ public sealed class StorageHealthMonitor : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<StorageHealthMonitor> _logger;
     private readonly WakeSignal _wake = new();
+    // Checks still running, including ones abandoned at their timeout or at the stop: a stop waits for them (bounded), so no check
+    // writes a probe into, or re-creates, a provider's directory after the daemon stopped.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Task, byte> _running = new();
     private volatile HealthReport? _report;
 
     public StorageHealthMonitor(IServiceProvider services, IOptions<HealthCheckServiceOptions> checks, StorageRanking ranking, IOptions<StorageOptions> options,
@@ -49,6 +52,33 @@ public sealed class StorageHealthMonitor : BackgroundService
         // on the ranking until the first provider is found healthy (StorageRanking.WaitUntilReady).
         _ranking.ExpectEvaluation();
         return base.StartAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Stops the evaluation loop, then waits for checks still running (each is bounded by its timeout; one that ignores it is
+    /// waited for at most <see cref="StorageOptions.HealthOptions.Timeout"/> more, then left and logged).
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        var running = _running.Keys.ToArray();
+        if (running.Length == 0)
+        {
+            return;
+        }
+        try
+        {
+            await Task.WhenAll(running).WaitAsync(_options.Health.Timeout, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            _logger.LogWarning("Stopping: {Count} storage health checks still running after {Timeout}; not waited for", running.Count(t => !t.IsCompleted),
+                _options.Health.Timeout);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || running.All(t => t.IsCompleted))
+        {
+            // The host's shutdown timeout ran out, or the checks ended (their own failures were reported by the evaluation).
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -139,6 +169,8 @@ public sealed class StorageHealthMonitor : BackgroundService
             var instance = registration.Factory(_services);
             return await instance.CheckHealthAsync(new HealthCheckContext { Registration = registration }, cancel.Token);
         }, CancellationToken.None);
+        _running.TryAdd(check, 0);
+        _ = check.ContinueWith(t => _running.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
             var result = await check.WaitAsync(timeout, stopping);
