@@ -145,12 +145,16 @@ public sealed partial class DurableRecordTests : IDisposable
     {
         const int Lines = 300;
         var pids = _dir.Combine("ten.pids");
+        // Half-way each command waits until the next daemon is up, so every one of them ends after it was re-adopted however slowly
+        // the machine restarts the daemon (one that ends while no daemon runs is another case: orphaned).
+        var gate = _dir.Combine("ten.gate");
         var ids = new List<string>();
         await using (var child = await ChildExecd.StartAsync(_dir, Files))
         {
             for (var k = 0; k < 10; k++)
             {
-                ids.Add(await child.Client.StartBackgroundAsync($"echo $$ >> {pids}; for i in $(seq 1 {Lines}); do echo c{k}-$i; sleep 0.02; done; exit {k + 3}"));
+                ids.Add(await child.Client.StartBackgroundAsync($"echo $$ >> {pids}; for i in $(seq 1 {Lines}); do echo c{k}-$i; sleep 0.02; "
+                    + $"if [ $i = {Lines / 2} ]; then while [ ! -e {gate} ]; do sleep 0.05; done; fi; done; exit {k + 3}"));
             }
             await WaitForAsync(async () => (await child.Client.LogBytesAsync(ids[^1])).Length > 0);
             await child.SignalAsync(signal);
@@ -158,6 +162,7 @@ public sealed partial class DurableRecordTests : IDisposable
         try
         {
             await using var daemon = await Daemon.StartAsync(Settings());
+            await File.WriteAllTextAsync(gate, "");
             for (var k = 0; k < ids.Count; k++)
             {
                 var status = await daemon.Client.WaitFinishedAsync(ids[k]);
