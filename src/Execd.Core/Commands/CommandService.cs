@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using Execd.Core.Plugins;
 using Execd.Core.Storage;
 using Execd.Core.Telemetry;
@@ -78,8 +77,11 @@ public sealed class CommandService
 
     public IEnumerable<CommandRecord> All => _commands.Values;
 
-    /// <summary>A fresh command id: a random UUID as 32 lowercase hex characters, as upstream.</summary>
-    public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    /// <summary>
+    /// A fresh command id: a random (version 4) UUID as 32 lowercase hex characters, as upstream. On Linux <see cref="Guid.NewGuid"/>
+    /// draws from the kernel's CSPRNG (getrandom) without loading OpenSSL, which RandomNumberGenerator would.
+    /// </summary>
+    public static string NewId() => Guid.NewGuid().ToString("N");
 
     /// <summary>
     /// Registers <paramref name="spec"/> and starts it on its executor. <paramref name="beforeStart"/> runs

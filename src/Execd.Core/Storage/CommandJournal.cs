@@ -102,11 +102,18 @@ public sealed class CommandJournal
         return ranked.Where(r => r.Health != ProviderHealth.Unhealthy).Select(r => r.Provider).OfType<ICommandRecordStore>().FirstOrDefault();
     }
 
+    /// <summary>
+    /// Frames a record: <c>execd-record/1 xxh3=HEX length=N</c>. The checksum detects a torn or altered write; it needs no
+    /// cryptographic strength, and XXH3 (System.IO.Hashing, managed) keeps OpenSSL out of a daemon that never needs it
+    /// (SHA-256 loaded libcrypto, ~5 MiB resident, on the first command). Records of older daemons (<c>sha256=</c>) still read.
+    /// </summary>
     internal static byte[] Frame(byte[] json)
     {
-        var header = Encoding.ASCII.GetBytes($"{Magic} sha256={Convert.ToHexStringLower(SHA256.HashData(json))} length={json.Length}\n");
+        var header = Encoding.ASCII.GetBytes($"{Magic} xxh3={Xxh3(json)} length={json.Length}\n");
         return [.. header, .. json];
     }
+
+    private static string Xxh3(ReadOnlySpan<byte> json) => System.IO.Hashing.XxHash3.HashToUInt64(json).ToString("x16", CultureInfo.InvariantCulture);
 
     /// <summary>The JSON of a framed record, or why it is not a whole, intact record.</summary>
     internal static (ReadOnlyMemory<byte> Json, string? Error) Unframe(byte[] bytes)
@@ -117,7 +124,8 @@ public sealed class CommandJournal
             return (default, "truncated: no header line");
         }
         var header = Encoding.ASCII.GetString(bytes, 0, newline).Split(' ');
-        if (header.Length != 3 || header[0] != Magic || !header[1].StartsWith("sha256=", StringComparison.Ordinal) || !header[2].StartsWith("length=", StringComparison.Ordinal)
+        var xxh3 = header.Length == 3 && header[1].StartsWith("xxh3=", StringComparison.Ordinal);
+        if (header.Length != 3 || header[0] != Magic || !(xxh3 || header[1].StartsWith("sha256=", StringComparison.Ordinal)) || !header[2].StartsWith("length=", StringComparison.Ordinal)
             || !int.TryParse(header[2].AsSpan(7), NumberStyles.None, CultureInfo.InvariantCulture, out var length))
         {
             return (default, "not an execd record (bad header)");
@@ -127,7 +135,7 @@ public sealed class CommandJournal
         {
             return (default, $"truncated or torn: {json.Length} of {length} bytes");
         }
-        if (Convert.ToHexStringLower(SHA256.HashData(json.Span)) != header[1][7..])
+        if (xxh3 ? Xxh3(json.Span) != header[1][5..] : Convert.ToHexStringLower(SHA256.HashData(json.Span)) != header[1][7..])
         {
             return (default, "checksum mismatch (corrupted)");
         }
