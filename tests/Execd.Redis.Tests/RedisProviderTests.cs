@@ -252,7 +252,7 @@ public sealed class RedisUnavailableTests : IDisposable
     public async Task WrongPassword_HealthIsUnhealthySayingAuthentication_AndThePasswordIsNotInIt()
     {
         using var redis = RedisServer.Start(password: "right-secret");
-        using var provider = Create($"127.0.0.1:{redis.Port},password=wrong-secret,connectTimeout=2000");
+        using var provider = Create($"127.0.0.1:{redis.Port},password=wrong-secret,connectTimeout=10000");
         RedisProviderTests.Wait(() => provider.Multiplexer is not null, "the first connection attempt");
 
         var result = await new RedisHealthCheck(provider).CheckHealthAsync(new HealthCheckContext());
