@@ -80,6 +80,13 @@ public static class PluginHost
             info.MarkFailed(refused);
             return;
         }
+        if (metadata.RequiredConfiguration is { } required && string.IsNullOrWhiteSpace(configuration[required]))
+        {
+            // Off until configured (say Redis without a connection string), known from metadata: its code and its dependencies
+            // (StackExchange.Redis) are never loaded into this daemon.
+            info.MarkInactive($"{required} is not set (declared in the plugin's metadata; its code was not loaded)");
+            return;
+        }
         if (metadata.OnDemandExecutors is { Count: > 0 } names)
         {
             // Its executors are known by name: the plugin (and what it depends on, say the PowerShell SDK) is loaded

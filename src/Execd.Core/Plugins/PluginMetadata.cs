@@ -23,6 +23,12 @@ public sealed record PluginMetadata(
     /// </summary>
     public const string OnDemandExecutorsKey = "ExecdOnDemandExecutors";
 
+    /// <summary>
+    /// Key of the configuration key a plugin needs set to contribute anything (stamped from the <c>ExecdRequiresConfiguration</c>
+    /// MSBuild property): while it is unset the host reports the plugin inactive without loading it.
+    /// </summary>
+    public const string RequiresConfigurationKey = "ExecdRequiresConfiguration";
+
     /// <summary>Reads <paramref name="path"/>; throws <see cref="BadImageFormatException"/> for a file that is not a .NET assembly.</summary>
     public static PluginMetadata Read(string path)
     {
@@ -55,6 +61,9 @@ public sealed record PluginMetadata(
 
     /// <summary>The first value stamped under <paramref name="key"/>, or null.</summary>
     public string? Value(string key) => Metadata.FirstOrDefault(m => m.Key == key).Value;
+
+    /// <summary>The configuration key the plugin declares it needs (<see cref="RequiresConfigurationKey"/>), or null.</summary>
+    public string? RequiredConfiguration => Value(RequiresConfigurationKey) is { Length: > 0 } key ? key.Trim() : null;
 
     /// <summary>The command executor names the plugin declares for activation on first use; empty when it declares none.</summary>
     public IReadOnlyList<string> OnDemandExecutors =>
