@@ -59,33 +59,41 @@ public sealed partial class DurableRecordTests
             var capture = Path.Combine(Files, "capture");
             Assert.True(File.Exists(Path.Combine(capture, id + ".stdout-tail")), "the exit trap drained no stdout tail");
 
-            await using var daemon = await Daemon.StartAsync(Settings());
-            var status = await daemon.Client.StatusAsync(id);
-            Assert.Equal("orphaned", (string)status["state"]!);
-            Assert.Equal(7, (int)status["exit_code"]!);
-            Assert.StartsWith("exit status 7; it ended while no daemon ran", (string)status["error"]!, StringComparison.Ordinal);
-            Assert.Contains("is stored", (string)status["error"]!, StringComparison.Ordinal);
+            string logs;
+            await using (var daemon = await Daemon.StartAsync(Settings()))
+            {
+                var status = await daemon.Client.StatusAsync(id);
+                Assert.Equal("orphaned", (string)status["state"]!);
+                Assert.Equal(7, (int)status["exit_code"]!);
+                Assert.StartsWith("exit status 7; it ended while no daemon ran", (string)status["error"]!, StringComparison.Ordinal);
+                Assert.Contains("is stored", (string)status["error"]!, StringComparison.Ordinal);
 
-            var text = System.Text.Encoding.UTF8.GetString(await daemon.Client.LogBytesAsync(id));
-            // What the stopped daemon had stored is there unchanged.
-            Assert.StartsWith(storedBefore, text, StringComparison.Ordinal);
-            var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
-            var a = Numbers(lines, "a");
-            var printed = int.Parse(File.ReadAllText(count).Trim(), CultureInfo.InvariantCulture);
-            // a-lines: in order, none twice, up to the last one printed; a SIGKILLed daemon may have lost the one chunk it had in hand
-            // (known gap 1), a SIGTERMed one none.
-            Assert.Equal(a.Distinct().Order(), a);
-            Assert.True(a.Count > 0 && a[0] == 1 && a[^1] == printed, $"a-lines {(a.Count == 0 ? "none" : $"{a[0]}..{a[^1]}")}, {printed} printed");
-            var gaps = a.Zip(a.Skip(1)).Count(p => p.Second != p.First + 1);
-            Assert.True(gaps <= (signal == "KILL" ? 1 : 0), $"{gaps} gaps in the a-lines after a {signal}");
-            var storedA = Numbers(storedBefore.Split('\n', StringSplitOptions.RemoveEmptyEntries), "a");
-            Assert.True(gaps == 0 || a.Zip(a.Skip(1)).Single(p => p.Second != p.First + 1).First >= storedA[^1], "the gap is after what the daemon had stored");
-            // Everything written after the daemon was gone: each once, in order, after the a-lines.
-            // (stdout and stderr are separate pipes: where the stderr line lands between stdout's is not defined.)
-            Assert.Equal(a.Select(n => $"a-{n}").Concat(Enumerable.Range(1, 400).Select(n => $"b-{n}")), lines.Where(l => l != "err-after"));
-            Assert.Single(lines, "err-after");
-            // The tail files were consumed; the lock file stays.
-            Assert.Equal([".daemon.lock"], Directory.EnumerateFileSystemEntries(capture).Select(Path.GetFileName));
+                var text = System.Text.Encoding.UTF8.GetString(await daemon.Client.LogBytesAsync(id));
+                // What the stopped daemon had stored is there unchanged.
+                Assert.StartsWith(storedBefore, text, StringComparison.Ordinal);
+                var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+                var a = Numbers(lines, "a");
+                var printed = int.Parse(File.ReadAllText(count).Trim(), CultureInfo.InvariantCulture);
+                // a-lines: in order, none twice, up to the last one printed; a SIGKILLed daemon may have lost the one chunk it had in hand
+                // (known gap 1), a SIGTERMed one none.
+                Assert.Equal(a.Distinct().Order(), a);
+                Assert.True(a.Count > 0 && a[0] == 1 && a[^1] == printed, $"a-lines {(a.Count == 0 ? "none" : $"{a[0]}..{a[^1]}")}, {printed} printed");
+                var gaps = a.Zip(a.Skip(1)).Count(p => p.Second != p.First + 1);
+                Assert.True(gaps <= (signal == "KILL" ? 1 : 0), $"{gaps} gaps in the a-lines after a {signal}");
+                var storedA = Numbers(storedBefore.Split('\n', StringSplitOptions.RemoveEmptyEntries), "a");
+                Assert.True(gaps == 0 || a.Zip(a.Skip(1)).Single(p => p.Second != p.First + 1).First >= storedA[^1], "the gap is after what the daemon had stored");
+                // Everything written after the daemon was gone: each once, in order, after the a-lines.
+                // (stdout and stderr are separate pipes: where the stderr line lands between stdout's is not defined.)
+                Assert.Equal(a.Select(n => $"a-{n}").Concat(Enumerable.Range(1, 400).Select(n => $"b-{n}")), lines.Where(l => l != "err-after"));
+                Assert.Single(lines, "err-after");
+                // The tail files were consumed; the lock file stays.
+                Assert.Equal([".daemon.lock"], Directory.EnumerateFileSystemEntries(capture).Select(Path.GetFileName));
+                logs = text;
+            }
+            // Rewritten with the tails' new segment: a second restart serves the same log and end.
+            await using var again = await Daemon.StartAsync(Settings());
+            Assert.Equal(logs, System.Text.Encoding.UTF8.GetString(await again.Client.LogBytesAsync(id)));
+            Assert.Equal(7, (int)(await again.Client.StatusAsync(id))["exit_code"]!);
         }
         finally
         {
