@@ -16,18 +16,37 @@ namespace Execd.Executors.Shell;
 /// </summary>
 internal static class ExitStatusTrap
 {
+    /// <summary>The lock every daemon in capture mode holds shared for its lifetime (Execd.Core's CaptureLocks names the same file).</summary>
+    public const string LockFileName = ".daemon.lock";
+
+    /// <summary>Where the trap drains what is left in the command's stdout (<c>stdout</c>) or stderr (<c>stderr</c>) pipe.</summary>
+    public static string TailFile(string captureDirectory, string id, string stream) => Path.Combine(captureDirectory, $"{id}.{stream}-tail");
+
+    /// <summary>The file the trap writes the exit status into.</summary>
+    public static string ExitFile(string captureDirectory, string id) => Path.Combine(captureDirectory, id + ".exit");
+
     /// <summary>
     /// The command text to run instead of <paramref name="command"/>: the trap, a newline, then the command unchanged.
     /// <paramref name="daemonPid"/> is the starting daemon's pid (the shell's parent while that daemon lives).
+    /// In the orphaned branch only (the daemon that started it is gone; forking is fine there), when no daemon holds the capture
+    /// directory's lock (a re-adopting daemon holds it shared and reads the pipes itself), a subshell takes the lock exclusively
+    /// (<c>flock -n</c>; without flock nothing is drained) and copies what is left in the shell's fd 1 and fd 2 pipes — only if they
+    /// are pipes, so a command that redirected its stdout to a file is never copied — into <c>&lt;id&gt;.stdout-tail</c> and
+    /// <c>&lt;id&gt;.stderr-tail</c>: the pipe's inode on the first line, then the bytes (<c>dd iflag=nonblock</c> stops when the pipe is
+    /// empty, and after 32 reads of at most 64 KiB, so processes the command left behind that keep writing cannot hold the shell).
+    /// The exit file is written after that, so a daemon that finds it finds the tails complete.
     /// </summary>
-    public static string Wrap(string command, string exitFile, int daemonPid)
+    public static string Wrap(string command, string captureDirectory, string id, int daemonPid)
     {
-        var file = Quote(exitFile);
         // Field 4 of /proc/$$/stat is the shell's parent now ("(bash)" and "(sh)" hold no space). Unreadable: written anyway.
         var orphaned = $"read -r _x _x _x _p _x </proc/$$/stat 2>/dev/null; [ \"$_p\" = {daemonPid.ToString(System.Globalization.CultureInfo.InvariantCulture)} ] ||";
-        var prefix = new System.Text.StringBuilder();
-        prefix.Append("trap ").Append(Quote($"_s=$?; {orphaned} printf %s \"$_s\" 2>/dev/null >{file}")).Append(" EXIT");
-        return prefix.Append('\n').Append(command).ToString();
+        // $$ in the subshell is still the shell's pid: /proc/$$/fd/N are the shell's own descriptors, not the subshell's.
+        static string Drain(int fd, string file) =>
+            $"[ ! -p /proc/$$/fd/{fd} ] || {{ stat -L -c %i /proc/$$/fd/{fd} && dd if=/proc/$$/fd/{fd} iflag=nonblock bs=64k count=32; }} >{Quote(file)};";
+        var drain = $"(umask 077; exec 7<{Quote(Path.Combine(captureDirectory, LockFileName))} && flock -n -x 7 && {{ "
+            + Drain(1, TailFile(captureDirectory, id, "stdout")) + " " + Drain(2, TailFile(captureDirectory, id, "stderr")) + " }) 2>/dev/null;";
+        var body = $"_s=$?; {orphaned} {{ {drain} printf %s \"$_s\" 2>/dev/null >{Quote(ExitFile(captureDirectory, id))}; }}";
+        return "trap " + Quote(body) + " EXIT\n" + command;
     }
 
     /// <summary>One shell word for <paramref name="s"/>, whatever it contains.</summary>

@@ -18,6 +18,9 @@ internal sealed class ShellExecutor : ICommandExecutor
     // The pumps of commands kept for the next daemon (capture mode), handed over when this daemon stops.
     private readonly ConcurrentDictionary<PipePump, byte> _capturePumps = new();
 
+    // Storage directories already warned about (not searchable by a command's uid).
+    private readonly ConcurrentDictionary<string, byte> _unreachableWarned = new(StringComparer.Ordinal);
+
     public ShellExecutor(ILogger<ShellExecutor> logger, IHostApplicationLifetime lifetime)
     {
         this.logger = logger;
@@ -39,14 +42,18 @@ internal sealed class ShellExecutor : ICommandExecutor
         // When the host asks (its shutdown policy keeps commands for the next daemon), the command's output and exit status outlive this
         // daemon: the child holds a reader of its own pipes (the next daemon reopens them through /proc), and its shell writes its exit
         // status beside the capture directory's other files if it ends while no daemon is its parent.
-        var exitFile = spec.CaptureDirectory is { } dir ? Path.Combine(dir, spec.Id + ".exit") : null;
+        var exitFile = spec.CaptureDirectory is { } dir ? ExitStatusTrap.ExitFile(dir, spec.Id) : null;
+        if (spec.CaptureDirectory is { } own && spec.Uid is { } uid)
+        {
+            PrepareForUid(own, spec.Id, uid, spec.Gid ?? uid);
+        }
         ChildProcess child;
         try
         {
             child = Launcher.Start(new LaunchOptions
             {
                 Program = shell,
-                Arguments = ["-c", exitFile is null ? spec.Command : ExitStatusTrap.Wrap(spec.Command, exitFile, Environment.ProcessId)],
+                Arguments = ["-c", spec.CaptureDirectory is not { } capture ? spec.Command : ExitStatusTrap.Wrap(spec.Command, capture, spec.Id, Environment.ProcessId)],
                 Environment = spec.Environment,
                 WorkingDirectory = spec.WorkingDirectory,
                 StdinPipe = spec.KeepStdinOpen,
@@ -71,6 +78,12 @@ internal sealed class ShellExecutor : ICommandExecutor
         }
         if (exitFile is not null)
         {
+            if (spec.Uid is { } owner)
+            {
+                // Its shell (that uid) reopens its own pipes through /proc to drain them when it ends while no daemon runs; a pipe belongs
+                // to whoever created it (root here, mode 0600), so it is handed to the uid the command already holds both ends as.
+                ChownPipes(child, owner, spec.Gid ?? owner);
+            }
             context.ReportCapturePipes(child.Stdout.SafePipeHandle, child.Stderr.SafePipeHandle);
         }
         context.ReportStarted(child.Pid);
@@ -115,7 +128,7 @@ internal sealed class ShellExecutor : ICommandExecutor
         child.Stdin?.Dispose();
         Finish(spec.Id, stdout);
         Finish(spec.Id, stderr);
-        DeleteExitFile(exitFile);
+        DeleteCaptureFiles(spec, exitFile);
 
         var exit = status switch
         {
@@ -127,24 +140,90 @@ internal sealed class ShellExecutor : ICommandExecutor
     }
 
     /// <summary>
-    /// The shell writes its exit file only when it ends while this daemon is not its parent (it died meanwhile), so there is normally
-    /// none; one that is there anyway (a daemon that died and this one's pid, or a race at the exit) is not needed: this daemon waited.
+    /// The shell writes its exit file (and, before it, its tail files) only when it ends while this daemon is not its parent (it died
+    /// meanwhile), so there is normally none; one that is there anyway (a daemon that died and this one's pid, a race at the exit, or
+    /// the empty files made for a uid) is not needed: this daemon waited and read the pipes. One stat when there is none.
     /// </summary>
-    private void DeleteExitFile(string? exitFile)
+    private void DeleteCaptureFiles(CommandSpec spec, string? exitFile)
     {
-        if (exitFile is null)
+        if (exitFile is null || spec.CaptureDirectory is not { } dir || (spec.Uid is null && !File.Exists(exitFile)))
         {
             return;
         }
+        foreach (var path in new[] { exitFile, ExitStatusTrap.TailFile(dir, spec.Id, "stdout"), ExitStatusTrap.TailFile(dir, spec.Id, "stderr") })
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                logger.LogDebug("Deleting {Path} failed: {Error}", path, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A command run as a uid cannot create files in <c>capture/</c> (mode 0711, root's): its exit and tail files are made beforehand,
+    /// empty, owned by that uid and mode 0600, and its shell truncates them when it writes (an empty exit file reads as no exit status).
+    /// </summary>
+    private void PrepareForUid(string dir, string id, uint uid, uint gid)
+    {
+        // The storage directory holding capture/ is the provider's (Storage:Files:DirectoryMode, 0700 by default): without search permission
+        // for others the uid's shell cannot reach its files there.
+        if (Path.GetDirectoryName(dir) is { } parent && !OthersMaySearch(parent) && _unreachableWarned.TryAdd(parent, 0))
+        {
+            logger.LogWarning("{Dir} is not searchable by other users: commands run as a uid cannot leave their exit status or output for a next daemon"
+                + " there (set the provider's DirectoryMode to 0711, and chmod the existing directory)", parent);
+        }
+        foreach (var path in new[] { ExitStatusTrap.ExitFile(dir, id), ExitStatusTrap.TailFile(dir, id, "stdout"), ExitStatusTrap.TailFile(dir, id, "stderr") })
+        {
+            try
+            {
+                using (File.Open(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+                {
+                }
+                if (chown(path, uid, gid) != 0)
+                {
+                    throw new IOException($"chown: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Not fatal: the command runs; if it ends while no daemon runs, its exit status is unknown (-1), as before.
+                logger.LogWarning("Command {Id}: {Path} could not be made for uid {Uid}: {Error}", id, path, uid, ex.Message);
+            }
+        }
+    }
+
+    private static bool OthersMaySearch(string dir)
+    {
         try
         {
-            File.Delete(exitFile);
+            return (File.GetUnixFileMode(dir) & UnixFileMode.OtherExecute) != 0;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            logger.LogDebug("Deleting exit file {Path} failed: {Error}", exitFile, ex.Message);
+            return true;   // not known: nothing to warn about
         }
     }
+
+    private void ChownPipes(ChildProcess child, uint uid, uint gid)
+    {
+        foreach (var pipe in new[] { child.Stdout.SafePipeHandle, child.Stderr.SafePipeHandle })
+        {
+            if (fchown((int)pipe.DangerousGetHandle(), uid, gid) != 0)
+            {
+                logger.LogDebug("fchown of a capture pipe to uid {Uid} failed: errno {Errno}", uid, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+            }
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int chown(string path, uint owner, uint group);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int fchown(int fd, uint owner, uint group);
 
     private static async Task<int> TerminateAsync(Task<CommandProcesses> tracking) =>
         await (await tracking.ConfigureAwait(false)).TerminateAsync(KillGrace).ConfigureAwait(false);

@@ -68,6 +68,21 @@ public sealed class FilesProviderTests : StorageProviderConformance
         Assert.Contains("deleted", error.Message);
     }
 
+    [Fact]
+    public void Open_SegmentOfAPreviousDaemonThere_NewSinkBesideIt_OldOneUntouched()
+    {
+        // A new daemon numbers its sinks from 1 again: a command it re-adopted or re-indexed may already have <id>.1.log.
+        _ = Provider;
+        File.WriteAllText(Path.Combine(Store, "cmd.1.log"), "previous daemon");
+
+        using var sink = Provider.Open("cmd");
+        sink.Append("this daemon"u8);
+
+        Assert.NotEqual("cmd.1.log", sink.Key);
+        Assert.Equal("previous daemon", File.ReadAllText(Path.Combine(Store, "cmd.1.log")));
+        Assert.Equal("this daemon", File.ReadAllText(Path.Combine(Store, sink.Key!)));
+    }
+
     [RootFact("bind-mounts a directory read-only")]
     public async Task Health_ReadOnlyMount_FailsSayingReadOnly()
     {

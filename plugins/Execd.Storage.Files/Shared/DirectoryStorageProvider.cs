@@ -49,17 +49,30 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
         {
             throw new IOException(refused);
         }
-        var path = Path.Combine(Location, $"{SafeName(commandId)}.{Interlocked.Increment(ref _sequence)}{LogSuffix}");
-        var stream = new FileStream(path, new FileStreamOptions
+        // Each daemon numbers its sinks from 1: a command a previous daemon started (re-adopted, or re-indexed with output its shell
+        // drained) may already have that name here, which is its stored output and never overwritten: the next number is taken.
+        while (true)
         {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.ReadWrite,
-            Share = FileShare.Read | FileShare.Delete,
-            BufferSize = 0,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        });
-        Interlocked.Increment(ref _sinks);
-        return new FileSink(this, path, stream, 0);
+            var path = Path.Combine(Location, $"{SafeName(commandId)}.{Interlocked.Increment(ref _sequence)}{LogSuffix}");
+            FileStream stream;
+            try
+            {
+                stream = new FileStream(path, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.ReadWrite,
+                    Share = FileShare.Read | FileShare.Delete,
+                    BufferSize = 0,
+                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                });
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                continue;
+            }
+            Interlocked.Increment(ref _sinks);
+            return new FileSink(this, path, stream, 0);
+        }
     }
 
     public void WriteRecord(string commandId, ReadOnlySpan<byte> record, bool durable)

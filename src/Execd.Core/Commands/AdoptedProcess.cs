@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 
 namespace Execd.Core.Commands;
 
@@ -94,6 +95,12 @@ internal static partial class AdoptedProcess
         // exit file cannot tell (bash runs its EXIT trap on a TERM with the status of the last command it completed).
         var exit = stopping ? CommandExit.FromSignal(killed ? "killed" : "terminated")
             : exitFile is null ? null : ReadExitFile(exitFile);
+        // Its exit trap drained its pipes only if it got the capture lock, i.e. it ended before this daemon held it (the daemon then waited
+        // for the trap, and found its shell still exiting), or this daemon gave up waiting for it: what it drained comes after what was read.
+        if (captureDirectory is not null)
+        {
+            RecoverTails(captureDirectory, id, pipes, context.Output, null);
+        }
         foreach (var path in fifos.Select(f => f.Item1).Append(exitFile).OfType<string>())
         {
             try
@@ -204,6 +211,67 @@ internal static partial class AdoptedProcess
         return text.StartsWith("signal: ", StringComparison.Ordinal) && text.Length > 8 && text.All(c => c is >= ' ' and <= '~')
             ? new CommandExit(-1, text)
             : null;
+    }
+
+    /// <summary>Where a command's exit trap drains what is left in its stdout or stderr pipe (the shell executor's exit trap names it too).</summary>
+    public static string TailFilePath(string captureDirectory, string id, OutputStream stream) =>
+        Path.Combine(captureDirectory, id + (stream == OutputStream.Stderr ? ".stderr-tail" : ".stdout-tail"));
+
+    /// <summary>
+    /// Appends what a command's exit trap drained from its pipes (stdout's tail, then stderr's, each as its own stream run) to
+    /// <paramref name="output"/>, each only if the inode on the tail file's first line is the recorded pipe's (else the bytes came from some
+    /// other pipe the command's shell had as fd 1 or 2, and are not its output), and deletes the tail files. True when a tail was there and
+    /// every tail there matched; false when one did not; null when there was none (no drain ran, or the uid's empty files were left as made).
+    /// </summary>
+    public static bool? RecoverTails(string captureDirectory, string id, (long Stdout, long Stderr)? pipes, IOutputWriter output,
+        ILogger? logger)
+    {
+        bool? recovered = null;
+        foreach (var (stream, inode) in new[] { (OutputStream.Stdout, pipes?.Stdout), (OutputStream.Stderr, pipes?.Stderr) })
+        {
+            var path = TailFilePath(captureDirectory, id, stream);
+            byte[] bytes;
+            try
+            {
+                if (!File.Exists(path))
+                {
+                    continue;
+                }
+                bytes = File.ReadAllBytes(path);
+                File.Delete(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                logger?.LogWarning("Command {Id}: tail file {Path} unreadable: {Error}", id, path, ex.Message);
+                recovered = false;
+                continue;
+            }
+            if (bytes.Length == 0)
+            {
+                continue;
+            }
+            var newline = Array.IndexOf(bytes, (byte)'\n');
+            if (newline <= 0 || inode is not { } expected
+                || !long.TryParse(System.Text.Encoding.ASCII.GetString(bytes, 0, newline), NumberStyles.None, CultureInfo.InvariantCulture, out var found)
+                || found != expected)
+            {
+                logger?.LogWarning("Command {Id}: tail file {Path} is not from the command's recorded {Stream} pipe; its {Bytes} bytes are not stored",
+                    id, path, stream, bytes.Length);
+                recovered = false;
+                continue;
+            }
+            recovered ??= true;
+            var data = bytes.AsMemory(newline + 1);
+            if (!data.IsEmpty)
+            {
+                var write = output.WriteAsync(stream, data);
+                if (!write.IsCompletedSuccessfully)
+                {
+                    write.AsTask().GetAwaiter().GetResult();
+                }
+            }
+        }
+        return recovered;
     }
 
     /// <summary>How long a re-adopted command's FIFOs are read after its main process is gone (leftover processes may hold them).</summary>

@@ -23,11 +23,13 @@ public sealed class CommandService
     private readonly CommandJournal? _journal;
     private readonly bool _keepForNextDaemon;
     private readonly TimeSpan _healthTimeout;
+    private readonly CaptureLocks? _captureLocks;
 
     public CommandService(IEnumerable<PluginContribution> contributions, IServiceProvider services, StorageRanking storage,
         TimeProvider time, ILogger<CommandService> logger, IOptions<StorageOptions>? storageOptions = null, CommandJournal? journal = null,
-        IOptions<ShutdownOptions>? shutdown = null)
+        IOptions<ShutdownOptions>? shutdown = null, CaptureLocks? captureLocks = null)
     {
+        _captureLocks = captureLocks;
         _journal = journal is { Enabled: true } ? journal : null;
         _keepForNextDaemon = _journal is not null && (shutdown?.Value.RunningCommands ?? RunningCommandsOnShutdown.Keep) == RunningCommandsOnShutdown.Keep;
         _caps = storageOptions?.Value.Caps ?? OutputCaps.None;
@@ -155,7 +157,8 @@ public sealed class CommandService
     /// <summary>
     /// Where commands in capture mode (kept for the next daemon) have their exit files written if they end while no daemon runs:
     /// <c>capture/</c> in the directory of the best provider that keeps records (so it outlives the daemon like the records do), or
-    /// null (not captured) when there is none.
+    /// null (not captured) when there is none. Mode 0711: a command run as a uid writes into files made for it there. This daemon holds its
+    /// lock (<see cref="CaptureLocks"/>) from the first command on, so a command it re-adopted in a later life never drains its pipes under it.
     /// </summary>
     private string? CaptureDirectory()
     {
@@ -172,7 +175,9 @@ public sealed class CommandService
             var dir = Path.Combine(ranked.Provider.Location, "capture");
             try
             {
-                Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                    | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+                _captureLocks?.Hold(dir);
                 return dir;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -22,10 +22,12 @@ public sealed class CommandReindexer : IHostedService
     private readonly CommandJournal _journal;
     private readonly ILogger<CommandReindexer> _logger;
     private readonly StorageOptions _options;
+    private readonly CaptureLocks? _captureLocks;
 
     public CommandReindexer(CommandService commands, StorageRanking ranking, CommandJournal journal, IOptions<StorageOptions> options,
-        ILogger<CommandReindexer> logger)
+        ILogger<CommandReindexer> logger, CaptureLocks? captureLocks = null)
     {
+        _captureLocks = captureLocks;
         _commands = commands;
         _ranking = ranking;
         _journal = journal;
@@ -146,8 +148,9 @@ public sealed class CommandReindexer : IHostedService
     }
 
     /// <summary>
-    /// Deletes the FIFOs and exit files in the provider's <c>capture/</c> directory (see CommandService's capture directory) of every
-    /// command not re-adopted just now: ended, lost, forgotten or unknown. Runs before the first request, so no new command has any.
+    /// Deletes the FIFOs, exit files and tail files in the provider's <c>capture/</c> directory (see CommandService's capture directory) of
+    /// every command not re-adopted just now: ended, lost, forgotten or unknown. Runs before the first request, so no new command has any.
+    /// The lock file (<c>.daemon.lock</c>, held by this daemon) stays.
     /// </summary>
     private int SweepCaptureDirectory(IOutputStorageProvider provider)
     {
@@ -163,7 +166,7 @@ public sealed class CommandReindexer : IHostedService
             {
                 var name = Path.GetFileName(path);
                 var dot = name.LastIndexOf('.');
-                if (dot <= 0 || name[(dot + 1)..] is not ("stdout" or "stderr" or "exit")
+                if (dot <= 0 || name[(dot + 1)..] is not ("stdout" or "stderr" or "exit" or "stdout-tail" or "stderr-tail")
                     || (_commands.TryGet(name[..dot], out var command) && command.Running))
                 {
                     continue;
@@ -274,6 +277,12 @@ public sealed class CommandReindexer : IHostedService
             end = Math.Max(end, start + (running ? sink.Length : length));
         }
         var logLength = running ? Math.Max(end, recordedLength) : recordedLength;
+        if (running && spec.CaptureDirectory is { } lockDir)
+        {
+            // Before it looks at the process: a trap draining its pipes right now finishes first (its tails and exit file are then complete),
+            // and from now on no trap drains a pipe this daemon reads.
+            _captureLocks?.Hold(lockDir);
+        }
         var alive = running && pid is { } p2 && root.TryGetProperty("start_ticks", out var t) && AdoptedProcess.IsAlive(p2, t.GetInt64());
         // Only a command its executor ran in capture mode is re-adopted (its pipes, or the named FIFOs of an older daemon): the executor ran
         // it as its own process group, and its output can be read on. Others (their output died with the daemon) are reported lost.
@@ -286,15 +295,26 @@ public sealed class CommandReindexer : IHostedService
             _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted", id, livePid);
             return _commands.Adopt(spec, live, startedAt, livePid, ticks, pipes, home);
         }
-        var log = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted);
-        // Ended while no daemon ran: its shell wrote its exit status beside its FIFOs (the shell executor's exit trap).
+        // Ended while no daemon ran: its shell wrote its exit status beside its FIFOs (the shell executor's exit trap), and before it, what
+        // was left in its pipes into tail files, appended here (open until then) when they come from the recorded pipes.
         if (running && !alive && spec.CaptureDirectory is { } dir && AdoptedProcess.ReadExitFile(AdoptedProcess.ExitFilePath(dir, id)) is { } ended)
         {
-            var reason = (ended.Error ?? "exit status 0") + $"; it ended while no daemon ran{(pid is { } op ? $" (pid {op})" : "")}: the exit status is"
-                + " its own, but output it wrote after the previous daemon stopped, if any, is not stored";
-            _logger.LogWarning("Command {Id}: ended while no daemon ran, exit {Exit}; output written after the previous daemon stopped may be missing", id, ended.ExitCode);
-            return new CommandRecord(spec, log, startedAt, DateTimeOffset.UtcNow, ended with { Error = reason }, CommandState.Orphaned, false, "daemon restart", pid);
+            var orphanedLog = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted, completed: false);
+            var recovered = AdoptedProcess.RecoverTails(dir, id, pipes, orphanedLog, _logger);
+            orphanedLog.Complete();
+            foreach (var segment in orphanedLog.StoredSegments.Where(s => s.Key is not null))
+            {
+                referenced.Add((segment.Provider, segment.Key!));   // a segment the tails opened just now is not swept
+            }
+            var reason = (ended.Error ?? "exit status 0") + $"; it ended while no daemon ran{(pid is { } op ? $" (pid {op})" : "")}: the exit status is its own, "
+                + (recovered == true
+                    ? "and what it wrote after the previous daemon stopped was still in its pipes and is stored"
+                    : "but output it wrote after the previous daemon stopped, if any, is not stored");
+            _logger.LogWarning("Command {Id}: ended while no daemon ran, exit {Exit}; {Output}", id, ended.ExitCode,
+                recovered == true ? "its output written meanwhile was recovered from its pipes" : "output written after the previous daemon stopped may be missing");
+            return new CommandRecord(spec, orphanedLog, startedAt, DateTimeOffset.UtcNow, ended with { Error = reason }, CommandState.Orphaned, false, "daemon restart", pid);
         }
+        var log = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted);
         if (running)
         {
             var reason = alive

@@ -24,6 +24,7 @@ public static class StorageServices
         services.AddSingleton<StorageHealthMonitor>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageHealthMonitor>());
         services.AddSingleton<CommandJournal>();
+        services.AddSingleton<Commands.CaptureLocks>();
         // After the monitor: re-indexing reads the first real ranking, and finishes before the first request is served.
         services.AddSingleton<CommandReindexer>();
         services.AddHostedService(sp => sp.GetRequiredService<CommandReindexer>());
