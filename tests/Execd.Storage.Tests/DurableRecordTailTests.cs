@@ -179,7 +179,7 @@ public sealed partial class DurableRecordTests
         var pidFile = Path.Combine(shared, "uid.pid");
         var stopped = Path.Combine(shared, "stopped");
         var command = $"echo $$ > {pidFile}; id -u; while [ ! -e {stopped} ]; do sleep 0.02; done; echo after; echo err-after >&2; exit 9";
-        // The storage directory must let the uid through to capture/ (the default mode, 0700, does not: README).
+        // The storage directory lets the uid through to capture/ with its default mode (0711), made by the daemon.
         var (id, _) = await StartThenStopDaemonAsync(command, "KILL", log => log.Length > 0,
             new { background = true, timeout = 120_000, uid = 65534u, gid = 65534u, cwd = "/" },
             id =>
@@ -189,7 +189,7 @@ public sealed partial class DurableRecordTests
                 Assert.Equal((UnixFileMode)0x1C9, File.GetUnixFileMode(capture));   // 0711
                 Assert.Equal(65534, Owner(Path.Combine(capture, id + ".exit")));
                 return Task.CompletedTask;
-            }, "Storage:Files:DirectoryMode=0711");
+            });
         try
         {
             await File.WriteAllTextAsync(stopped, "");

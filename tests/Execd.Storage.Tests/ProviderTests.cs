@@ -48,7 +48,9 @@ public sealed class FilesProviderTests : StorageProviderConformance
         Assert.Equal(HealthStatus.Degraded, healed.Status);
         Assert.Contains("re-created", healed.Description);
         Assert.True(Directory.Exists(Store));
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Store));
+        // The default mode, 0711: passable (a uid command reaches its files in capture/), not listable.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute,
+            File.GetUnixFileMode(Store));
         Assert.Equal(HealthStatus.Healthy, next.Status);
     }
 

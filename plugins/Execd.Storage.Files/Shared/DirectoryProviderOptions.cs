@@ -8,8 +8,11 @@ namespace Execd.Storage;
 /// <summary>Options shared by the directory-backed providers (sections <c>Storage:Files</c> and <c>Storage:Tmpfs</c>).</summary>
 internal sealed class DirectoryProviderOptions
 {
-    /// <summary>Mode (octal) a missing directory is (re-)created with.</summary>
-    public string DirectoryMode { get; set; } = "0700";
+    /// <summary>
+    /// Mode (octal) a missing directory is (re-)created with. 0711: others may pass through (a command run with a <c>uid</c> reaches its
+    /// own exit and tail files in <c>capture/</c>) but not list it; every file the daemon makes in it is 0600.
+    /// </summary>
+    public string DirectoryMode { get; set; } = "0711";
 
     /// <summary>Below this many free bytes the provider is Degraded.</summary>
     public long MinFreeBytes { get; set; } = 16L * 1024 * 1024;
