@@ -47,6 +47,12 @@ public sealed class CommandRecord : ICommandContext
     /// <summary>Where the durable record was last written (the journal's bookkeeping).</summary>
     internal object? RecordStore { get; set; }
 
+    /// <summary>Held while the journal writes this command's record: one write at a time, in order.</summary>
+    internal object JournalGate { get; } = new();
+
+    /// <summary>The command was forgotten (retention) and its record deleted: nothing writes it again.</summary>
+    internal bool RecordForgotten { get; set; }
+
     public string Id => Spec.Id;
     public CommandSpec Spec { get; }
     public OutputLog Log { get; }

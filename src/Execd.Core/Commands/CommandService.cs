@@ -190,8 +190,10 @@ public sealed class CommandService
         }
         if (_journal is { } journal)
         {
-            // The record is written once the process is known (with its pid, for a later re-adoption), off the request's path.
-            record.StartedReported += r => journal.Save(r);
+            // The record is written once the process is known (with its pid, for a later re-adoption), beside the command: the
+            // executor starts reading its output at once instead of waiting for the file, its rename and the /proc read. A daemon
+            // that dies in the fraction of a millisecond before the record is there leaves no record: the command is not re-adopted.
+            record.StartedReported += r => ThreadPool.UnsafeQueueUserWorkItem(SaveStarted, r, preferLocal: false);
             // A failover copy finished after the command did: the record must name the sink that holds the bytes now.
             log.SegmentsMoved += () =>
             {
@@ -202,6 +204,19 @@ public sealed class CommandService
             };
         }
         return record;
+    }
+
+    private void SaveStarted(CommandRecord record)
+    {
+        try
+        {
+            _journal?.Save(record);
+        }
+        catch (Exception ex)
+        {
+            // On the thread pool: nothing may escape (it would end the daemon).
+            _logger.LogError(ex, "Command {Id}: writing its start record failed", record.Id);
+        }
     }
 
     private async Task<CommandExit> RunAsync(string runnerName, Func<CommandRecord, CancellationToken, Task<CommandExit>> run, CommandRecord record)
