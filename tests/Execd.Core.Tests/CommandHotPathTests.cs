@@ -20,6 +20,32 @@ public sealed class CommandHotPathTests
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
     [Fact]
+    public async Task Finished_DoesNotWaitForTheSinkFlush_FinishedRecordIsWrittenAfterIt()
+    {
+        var store = new GatedStore { HoldComplete = true };
+        var (service, _) = Service(store);
+
+        var record = service.Start(new CommandSpec { Id = "c1", Command = "x" }, null, null, "test", async (r, _) =>
+        {
+            ((ICommandContext)r).ReportStarted(4242);
+            await r.Log.WriteAsync(OutputStream.Stdout, "hi\n"u8.ToArray());
+            return CommandExit.FromExitCode(0);
+        });
+
+        // The sink's Complete is held: the command has finished all the same, with every byte in the log.
+        await record.Finished.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(record.Log.IsCompleted);
+        Assert.Equal(3, record.Log.Length);
+        Assert.True(store.CompleteEntered.Wait(Patience));
+        Assert.DoesNotContain(store.Events, e => e == "record:finished");
+
+        store.ReleaseComplete.Set();
+        await WaitUntil(() => store.Events.Contains("record:finished"));
+        var events = store.Events.ToList();
+        Assert.True(events.IndexOf("complete:done") < events.IndexOf("record:finished"), string.Join(", ", events));
+    }
+
+    [Fact]
     public async Task StartRecord_WrittenBesideTheCommand_NeverReplacesTheFinishedRecord()
     {
         var store = new GatedStore { HoldRunningRecord = true };

@@ -129,7 +129,8 @@ public sealed class CommandRecord : ICommandContext
         Stdin?.Close();
         Exit = exit;
         State = CommandState.Finished;
-        Log.Complete();
+        // The final event waits for every byte to be in the log, not for the device: the caller seals the log (fsync) next.
+        Log.CompleteUnsealed();
         _started.TrySetResult(null);
         _finished.TrySetResult(exit);
         _stop.Dispose();

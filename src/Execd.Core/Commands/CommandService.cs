@@ -240,7 +240,10 @@ public sealed class CommandService
             _logger.LogError(ex, "Executor {Executor} failed on command {Id}", runnerName, record.Id);
         }
         record.Finish(exit, _time.GetUtcNow(), startFailed);
-        // After Finish: the client's final event does not wait for the record (a crash in between reports the command lost).
+        // After Finish: the client's final event waits neither for the output's fsync nor for the record (a daemon crash in
+        // between reports the command lost; its output is in the page cache). The fsync comes first: a record that says the
+        // command finished never points at bytes a power cut lost.
+        record.Log.SealActive();
         _journal?.Save(record);
         _logger.LogDebug("Command {Id} finished: exit {Exit}", record.Id, exit.ExitCode);
         CommandFinished?.Invoke(record);
