@@ -95,7 +95,7 @@ public sealed partial class DurableRecordTests : IDisposable
             // Prints while no daemon reads (into its FIFO), then waits to be interrupted.
             running = await child.Client.StartBackgroundAsync(
                 $"echo $$ > {pidFile}; echo before-restart; while [ ! -e {gate} ]; do sleep 0.05; done; seq 1 3000; echo err >&2; sleep 60");
-            await WaitForAsync(async () => (await child.Client.LogBytesAsync(running)).Length > 0);
+            await WaitForOutputAndRecordAsync(child.Client, [running]);
             await child.SignalAsync(signal);
         }
         await File.WriteAllTextAsync(gate, "");
@@ -156,7 +156,7 @@ public sealed partial class DurableRecordTests : IDisposable
                 ids.Add(await child.Client.StartBackgroundAsync($"echo $$ >> {pids}; for i in $(seq 1 {Lines}); do echo c{k}-$i; sleep 0.02; "
                     + $"if [ $i = {Lines / 2} ]; then while [ ! -e {gate} ]; do sleep 0.05; done; fi; done; exit {k + 3}"));
             }
-            await WaitForAsync(async () => (await child.Client.LogBytesAsync(ids[^1])).Length > 0);
+            await WaitForOutputAndRecordAsync(child.Client, ids);
             await child.SignalAsync(signal);
         }
         try
@@ -202,7 +202,7 @@ public sealed partial class DurableRecordTests : IDisposable
         await using (var child = await ChildExecd.StartAsync(_dir, Files))
         {
             running = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo before-crash; sleep 60");
-            await WaitForAsync(async () => (await child.Client.LogBytesAsync(running)).Length > 0);
+            await WaitForOutputAndRecordAsync(child.Client, [running]);
             await child.SignalAsync("KILL");
         }
         KillGroup(pidFile);   // gone while no daemon watched it: its exit status is unknowable
@@ -228,7 +228,7 @@ public sealed partial class DurableRecordTests : IDisposable
         await using (var child = await ChildExecd.StartAsync(_dir, files))
         {
             ended = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo before-crash; while [ ! -e {gate} ]; do sleep 0.05; done; exit 42");
-            await WaitForAsync(async () => (await child.Client.LogBytesAsync(ended)).Length > 0);
+            await WaitForOutputAndRecordAsync(child.Client, [ended], files);
             await child.SignalAsync(signal);
         }
         var pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
@@ -268,7 +268,7 @@ public sealed partial class DurableRecordTests : IDisposable
         await using (var child = await ChildExecd.StartAsync(_dir, Files))
         {
             running = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo started; sleep 60; exit 5");
-            await WaitForAsync(async () => (await child.Client.LogBytesAsync(running)).Length > 0);
+            await WaitForOutputAndRecordAsync(child.Client, [running]);
             await child.SignalAsync("KILL");
         }
         try
@@ -300,7 +300,7 @@ public sealed partial class DurableRecordTests : IDisposable
         await using (var child = await ChildExecd.StartAsync(_dir, Files, "Execd:Shutdown:RunningCommands=kill"))
         {
             running = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo started; sleep 60");
-            await WaitForAsync(async () => (await child.Client.LogBytesAsync(running)).Length > 0);
+            await WaitForOutputAndRecordAsync(child.Client, [running]);
             await child.SignalAsync("TERM");
         }
         try
@@ -427,6 +427,16 @@ public sealed partial class DurableRecordTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, (await second.Client.GetAsync($"/command/status/{ids[2]}")).StatusCode);
         Assert.False(File.Exists(Path.Combine(Files, ids[0] + ".record")));
         Assert.Empty(Directory.EnumerateFiles(Files, ids[0] + ".*"));
+    }
+
+    /// <summary>
+    /// Output is there and so is each command's start record: the daemon writes the record beside the command (not before its first
+    /// output), so one killed in the instant before it is written has none and does not re-adopt the command.
+    /// </summary>
+    private async Task WaitForOutputAndRecordAsync(HttpClient client, IReadOnlyList<string> ids, string? files = null)
+    {
+        await WaitForAsync(async () => (await client.LogBytesAsync(ids[^1])).Length > 0);
+        await WaitForAsync(() => Task.FromResult(ids.All(id => File.Exists(Path.Combine(files ?? Files, id + ".record")))));
     }
 
     private static async Task WaitForAsync(Func<Task<bool>> condition)

@@ -47,6 +47,12 @@ public sealed class CommandRecord : ICommandContext
     /// <summary>Where the durable record was last written (the journal's bookkeeping).</summary>
     internal object? RecordStore { get; set; }
 
+    /// <summary>Held while the journal writes this command's record: one write at a time, in order.</summary>
+    internal object JournalGate { get; } = new();
+
+    /// <summary>The command was forgotten (retention) and its record deleted: nothing writes it again.</summary>
+    internal bool RecordForgotten { get; set; }
+
     public string Id => Spec.Id;
     public CommandSpec Spec { get; }
     public OutputLog Log { get; }
@@ -123,7 +129,8 @@ public sealed class CommandRecord : ICommandContext
         Stdin?.Close();
         Exit = exit;
         State = CommandState.Finished;
-        Log.Complete();
+        // The final event waits for every byte to be in the log, not for the device: the caller seals the log (fsync) next.
+        Log.CompleteUnsealed();
         _started.TrySetResult(null);
         _finished.TrySetResult(exit);
         _stop.Dispose();

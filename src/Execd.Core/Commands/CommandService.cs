@@ -197,8 +197,10 @@ public sealed class CommandService
         }
         if (_journal is { } journal)
         {
-            // The record is written once the process is known (with its pid, for a later re-adoption), off the request's path.
-            record.StartedReported += r => journal.Save(r);
+            // The record is written once the process is known (with its pid, for a later re-adoption), beside the command: the
+            // executor starts reading its output at once instead of waiting for the file, its rename and the /proc read. A daemon
+            // that dies in the fraction of a millisecond before the record is there leaves no record: the command is not re-adopted.
+            record.StartedReported += r => ThreadPool.UnsafeQueueUserWorkItem(SaveStarted, r, preferLocal: false);
             // A failover copy finished after the command did: the record must name the sink that holds the bytes now.
             log.SegmentsMoved += () =>
             {
@@ -209,6 +211,19 @@ public sealed class CommandService
             };
         }
         return record;
+    }
+
+    private void SaveStarted(CommandRecord record)
+    {
+        try
+        {
+            _journal?.Save(record);
+        }
+        catch (Exception ex)
+        {
+            // On the thread pool: nothing may escape (it would end the daemon).
+            _logger.LogError(ex, "Command {Id}: writing its start record failed", record.Id);
+        }
     }
 
     private async Task<CommandExit> RunAsync(string runnerName, Func<CommandRecord, CancellationToken, Task<CommandExit>> run, CommandRecord record)
@@ -232,7 +247,10 @@ public sealed class CommandService
             _logger.LogError(ex, "Executor {Executor} failed on command {Id}", runnerName, record.Id);
         }
         record.Finish(exit, _time.GetUtcNow(), startFailed);
-        // After Finish: the client's final event does not wait for the record (a crash in between reports the command lost).
+        // After Finish: the client's final event waits neither for the output's fsync nor for the record (a daemon crash in
+        // between reports the command lost; its output is in the page cache). The fsync comes first: a record that says the
+        // command finished never points at bytes a power cut lost.
+        record.Log.SealActive();
         _journal?.Save(record);
         _logger.LogDebug("Command {Id} finished: exit {Exit}", record.Id, exit.ExitCode);
         CommandFinished?.Invoke(record);

@@ -270,13 +270,46 @@ public sealed class OutputLog : IOutputWriter
             {
                 Seal(active);
             }
-            _completed = true;
-            foreach (var r in _readers)
-            {
-                r.Wake();
-            }
-            _readers = [];
+            EndReaders();
         }
+    }
+
+    /// <summary>
+    /// No more output, sealing later (<see cref="SealActive"/>): every live reader's stream ends now. Every byte is already in
+    /// the sink (for a file provider: in the page cache, which survives a daemon crash); the sink's <see cref="IOutputSink.Complete"/>
+    /// (a file provider's fsync, which guards against a kernel crash) then runs off the path of the reader's final event.
+    /// </summary>
+    internal void CompleteUnsealed()
+    {
+        lock (_gate)
+        {
+            if (!_completed)
+            {
+                EndReaders();
+            }
+        }
+    }
+
+    /// <summary>Seals the sink still open after <see cref="CompleteUnsealed"/> (a durable provider flushes it to the device).</summary>
+    internal void SealActive()
+    {
+        lock (_gate)
+        {
+            if (_completed && Active() is { } active)
+            {
+                Seal(active);
+            }
+        }
+    }
+
+    private void EndReaders()
+    {
+        _completed = true;
+        foreach (var r in _readers)
+        {
+            r.Wake();
+        }
+        _readers = [];
     }
 
     /// <summary>

@@ -39,36 +39,46 @@ public sealed class CommandJournal
         {
             return;
         }
-        var store = TargetFor(record);
-        if (store is null)
+        // One write at a time per command, each of the state at the time it takes the gate: the start record, written off the
+        // request's path, can run after the end record was queued, and must never replace it with an older state.
+        lock (record.JournalGate)
         {
-            return;
+            var store = record.RecordForgotten ? null : TargetFor(record);
+            if (store is null)
+            {
+                return;
+            }
+            var bytes = Frame(Serialize(record));
+            var durable = _options.Fsync && record.State != CommandState.Running;
+            try
+            {
+                store.WriteRecord(record.Id, bytes, durable);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogWarning("Command {Id}: its record could not be written on {Provider}: {Error}", record.Id, ((IOutputStorageProvider)store).Name, ex.Message);
+                return;
+            }
+            if (record.RecordStore is ICommandRecordStore previous && previous != store)
+            {
+                TryDelete(previous, record.Id);
+            }
+            record.RecordStore = store;
         }
-        var bytes = Frame(Serialize(record));
-        var durable = _options.Fsync && record.State != CommandState.Running;
-        try
-        {
-            store.WriteRecord(record.Id, bytes, durable);
-        }
-        catch (Exception ex)
-        {
-            _logger.LogWarning("Command {Id}: its record could not be written on {Provider}: {Error}", record.Id, ((IOutputStorageProvider)store).Name, ex.Message);
-            return;
-        }
-        if (record.RecordStore is ICommandRecordStore previous && previous != store)
-        {
-            TryDelete(previous, record.Id);
-        }
-        record.RecordStore = store;
     }
 
     /// <summary>Deletes the record (the command was forgotten by retention).</summary>
     public void Delete(CommandRecord record)
     {
-        if (record.RecordStore is ICommandRecordStore store)
+        lock (record.JournalGate)
         {
-            TryDelete(store, record.Id);
-            record.RecordStore = null;
+            // A save still queued (the start record) must not write it again afterwards.
+            record.RecordForgotten = true;
+            if (record.RecordStore is ICommandRecordStore store)
+            {
+                TryDelete(store, record.Id);
+                record.RecordStore = null;
+            }
         }
     }
 
