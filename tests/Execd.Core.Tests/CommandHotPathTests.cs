@@ -73,6 +73,36 @@ public sealed class CommandHotPathTests
         Assert.Equal("finished", store.LastRecordState);
     }
 
+    [Fact]
+    public async Task FlushStartRecords_APlannedStopWaitsForAStartRecordBeingWritten_ThenNoneIsQueued()
+    {
+        var store = new GatedStore { HoldRunningRecord = true };
+        var (service, _) = Service(store);
+        var end = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var record = service.Start(new CommandSpec { Id = "c3", Command = "x" }, null, null, "test", async (r, _) =>
+        {
+            ((ICommandContext)r).ReportStarted(4242);
+            await end.Task;
+            return CommandExit.FromExitCode(0);
+        });
+        Assert.True(store.RunningRecordEntered.Wait(Patience));
+
+        // The queued save is writing the start record (held): a stop's flush must not return before that record is there.
+        var flushed = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() => flushed.SetResult(service.FlushStartRecords())) { IsBackground = true }.Start();   // not a pool thread: they are scarce here
+        var flush = flushed.Task;
+        await Task.Delay(300);
+        Assert.False(flush.IsCompleted, "the flush returned while the start record was still being written");
+        Assert.DoesNotContain("record:running", store.Events);
+
+        store.ReleaseRunningRecord.Set();
+        await flush.WaitAsync(Patience);
+        Assert.Contains("record:running", store.Events);
+        Assert.Equal(0, service.FlushStartRecords());
+        end.SetResult();
+        await record.Finished.WaitAsync(Patience);
+    }
+
     private static (CommandService, StorageRanking) Service(GatedStore store)
     {
         var plugin = new PluginInfo("fake", "fake.dll");

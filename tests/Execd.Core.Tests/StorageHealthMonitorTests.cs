@@ -85,7 +85,9 @@ public sealed class StorageHealthMonitorTests
                 release.Wait(TimeSpan.FromSeconds(30));   // blocks its thread and ignores the token
                 return Task.FromResult(HealthCheckResult.Healthy());
             }), tags: [StorageHealth.Tag])
-            .AddCheck("good", new Check(_ => Task.FromResult(HealthCheckResult.Healthy())), tags: [StorageHealth.Tag]));
+            .AddCheck("good", new Check(_ => Task.FromResult(HealthCheckResult.Healthy())), tags: [StorageHealth.Tag]),
+            // Long enough for the good check to get a thread while the hanging one blocks one (other tests run beside this one).
+            timeout: TimeSpan.FromSeconds(2));
         var watch = Stopwatch.StartNew();
 
         await monitor.EvaluateAsync(CancellationToken.None);

@@ -15,6 +15,8 @@ namespace Execd.Core.Commands;
 public sealed class CommandService
 {
     private readonly ConcurrentDictionary<string, CommandRecord> _commands = new(StringComparer.Ordinal);
+    // Start records queued on the thread pool and not yet written: a planned stop writes them itself (FlushStartRecords).
+    private readonly ConcurrentDictionary<CommandRecord, byte> _startRecordsQueued = new();
     private readonly Dictionary<string, ICommandExecutor> _executors;
     private readonly StorageRanking _storage;
     private readonly TimeProvider _time;
@@ -200,7 +202,11 @@ public sealed class CommandService
             // The record is written once the process is known (with its pid, for a later re-adoption), beside the command: the
             // executor starts reading its output at once instead of waiting for the file, its rename and the /proc read. A daemon
             // that dies in the fraction of a millisecond before the record is there leaves no record: the command is not re-adopted.
-            record.StartedReported += r => ThreadPool.UnsafeQueueUserWorkItem(SaveStarted, r, preferLocal: false);
+            record.StartedReported += r =>
+            {
+                _startRecordsQueued.TryAdd(r, 0);
+                ThreadPool.UnsafeQueueUserWorkItem(SaveStarted, r, preferLocal: false);
+            };
             // A failover copy finished after the command did: the record must name the sink that holds the bytes now.
             log.SegmentsMoved += () =>
             {
@@ -213,8 +219,29 @@ public sealed class CommandService
         return record;
     }
 
+    /// <summary>
+    /// Writes now every start record still queued (a planned stop calls it, so a command started an instant before SIGTERM is
+    /// re-adopted by the next daemon; the journal writes one record of a command at a time, so a save that runs later anyway
+    /// only writes the same state again).
+    /// </summary>
+    public int FlushStartRecords()
+    {
+        var flushed = 0;
+        foreach (var record in _startRecordsQueued.Keys)
+        {
+            // Also when the queued save is writing it right now: the journal's per-command gate makes this wait for it.
+            SaveStarted(record);
+            flushed++;
+        }
+        return flushed;
+    }
+
     private void SaveStarted(CommandRecord record)
     {
+        if (!_startRecordsQueued.ContainsKey(record))
+        {
+            return;   // already written by a stop's flush
+        }
         try
         {
             _journal?.Save(record);
@@ -223,6 +250,10 @@ public sealed class CommandService
         {
             // On the thread pool: nothing may escape (it would end the daemon).
             _logger.LogError(ex, "Command {Id}: writing its start record failed", record.Id);
+        }
+        finally
+        {
+            _startRecordsQueued.TryRemove(record, out _);
         }
     }
 

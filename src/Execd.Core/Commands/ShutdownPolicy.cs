@@ -23,7 +23,8 @@ public sealed class ShutdownOptions
 /// <summary>
 /// On a planned stop (SIGTERM) with <see cref="RunningCommandsOnShutdown.Kill"/>: stops every running command and waits (within the
 /// host's shutdown timeout) until each has finished and its durable record says so, so the next daemon reports real exit codes.
-/// With <see cref="RunningCommandsOnShutdown.Keep"/> it does nothing: the commands run on (each is its own session) and the next
+/// First, in both modes, it writes the start records still queued (see <see cref="CommandService.FlushStartRecords"/>).
+/// With <see cref="RunningCommandsOnShutdown.Keep"/> it does nothing more: the commands run on (each is its own session) and the next
 /// daemon re-adopts them.
 /// </summary>
 public sealed class ShutdownPolicy(CommandService commands, IOptions<ShutdownOptions> options, ILogger<ShutdownPolicy> logger) : IHostedService
@@ -32,6 +33,11 @@ public sealed class ShutdownPolicy(CommandService commands, IOptions<ShutdownOpt
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Start records still queued are written before anything else: a command started an instant ago must be re-adoptable.
+        if (commands.FlushStartRecords() is > 0 and var flushed)
+        {
+            logger.LogInformation("Shutting down: wrote {Count} start records that were still queued", flushed);
+        }
         var running = commands.All.Where(r => r.Running).ToList();
         if (running.Count == 0)
         {
