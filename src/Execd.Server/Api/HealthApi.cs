@@ -28,9 +28,15 @@ public static class HealthApi
         var entries = new Dictionary<string, HealthEntryResponse>(StringComparer.Ordinal);
         if (report is not null)
         {
+            // A provider whose sink failed since the last evaluation is already ranked unhealthy (the overall status below counts
+            // that): its entry says so too, instead of the older report's verdict.
+            var failedSince = ranking.Current.Where(r => r.Health == ProviderHealth.Unhealthy)
+                .ToDictionary(r => r.Provider.Name, r => r.Reason, StringComparer.Ordinal);
             foreach (var (name, entry) in report.Entries)
             {
-                entries[name] = new HealthEntryResponse(entry.Status.ToString(), entry.Description ?? entry.Exception?.Message, [.. entry.Tags]);
+                entries[name] = entry.Status != HealthStatus.Unhealthy && failedSince.TryGetValue(name, out var reason)
+                    ? new HealthEntryResponse(nameof(HealthStatus.Unhealthy), reason, [.. entry.Tags])
+                    : new HealthEntryResponse(entry.Status.ToString(), entry.Description ?? entry.Exception?.Message, [.. entry.Tags]);
             }
         }
         var status = Overall(report, ranking, commands);
