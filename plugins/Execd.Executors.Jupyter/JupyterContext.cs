@@ -32,7 +32,10 @@ internal sealed class JupyterContext(CodeContextSpec spec, KernelSpec kernelSpec
             ["store_history"] = true,
             ["user_expressions"] = new JsonObject(),
             ["allow_stdin"] = false,
-            ["stop_on_error"] = true,
+            // Upstream (through Jupyter Server) sends true. That only makes the kernel abort requests queued behind a failed cell, and
+            // this daemon never queues cells (one run per context at a time). But a cell sent right after an interrupted or failed one
+            // can still land in the kernel's abort window and come back "aborted" with no result (CI: `1 + 1` after a KeyboardInterrupt).
+            ["stop_on_error"] = false,
         });
 
         // Stopping (timeout or interrupt) interrupts the cell, then gives it a bounded grace to finish; a kernel
