@@ -16,15 +16,6 @@ namespace Execd.Executors.Shell;
 /// </summary>
 internal static class ExitStatusTrap
 {
-    /// <summary>The lock every daemon in capture mode holds shared for its lifetime (Execd.Core's CaptureLocks names the same file).</summary>
-    public const string LockFileName = ".daemon.lock";
-
-    /// <summary>Where the trap drains what is left in the command's stdout (<c>stdout</c>) or stderr (<c>stderr</c>) pipe.</summary>
-    public static string TailFile(string captureDirectory, string id, string stream) => Path.Combine(captureDirectory, $"{id}.{stream}-tail");
-
-    /// <summary>The file the trap writes the exit status into.</summary>
-    public static string ExitFile(string captureDirectory, string id) => Path.Combine(captureDirectory, id + ".exit");
-
     /// <summary>
     /// The command text to run instead of <paramref name="command"/>: the trap, a newline, then the command unchanged.
     /// <paramref name="daemonPid"/> is the starting daemon's pid (the shell's parent while that daemon lives).
@@ -43,9 +34,9 @@ internal static class ExitStatusTrap
         // $$ in the subshell is still the shell's pid: /proc/$$/fd/N are the shell's own descriptors, not the subshell's.
         static string Drain(int fd, string file) =>
             $"[ ! -p /proc/$$/fd/{fd} ] || {{ stat -L -c %i /proc/$$/fd/{fd} && dd if=/proc/$$/fd/{fd} iflag=nonblock bs=64k count=32; }} >{Quote(file)};";
-        var drain = $"(umask 077; exec 7<{Quote(Path.Combine(captureDirectory, LockFileName))} && flock -n -x 7 && {{ "
-            + Drain(1, TailFile(captureDirectory, id, "stdout")) + " " + Drain(2, TailFile(captureDirectory, id, "stderr")) + " }) 2>/dev/null;";
-        var body = $"_s=$?; {orphaned} {{ {drain} printf %s \"$_s\" 2>/dev/null >{Quote(ExitFile(captureDirectory, id))}; }}";
+        var drain = $"(umask 077; exec 7<{Quote(Path.Combine(captureDirectory, CaptureFiles.LockFileName))} && flock -n -x 7 && {{ "
+            + Drain(1, CaptureFiles.Tail(captureDirectory, id, OutputStream.Stdout)) + " " + Drain(2, CaptureFiles.Tail(captureDirectory, id, OutputStream.Stderr)) + " }) 2>/dev/null;";
+        var body = $"_s=$?; {orphaned} {{ {drain} printf %s \"$_s\" 2>/dev/null >{Quote(CaptureFiles.Exit(captureDirectory, id))}; }}";
         return "trap " + Quote(body) + " EXIT\n" + command;
     }
 

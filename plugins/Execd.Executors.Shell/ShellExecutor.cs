@@ -42,7 +42,7 @@ internal sealed class ShellExecutor : ICommandExecutor
         // When the host asks (its shutdown policy keeps commands for the next daemon), the command's output and exit status outlive this
         // daemon: the child holds a reader of its own pipes (the next daemon reopens them through /proc), and its shell writes its exit
         // status beside the capture directory's other files if it ends while no daemon is its parent.
-        var exitFile = spec.CaptureDirectory is { } dir ? ExitStatusTrap.ExitFile(dir, spec.Id) : null;
+        var exitFile = spec.CaptureDirectory is { } dir ? CaptureFiles.Exit(dir, spec.Id) : null;
         if (spec.CaptureDirectory is { } own && spec.Uid is { } uid)
         {
             PrepareForUid(own, spec.Id, uid, spec.Gid ?? uid);
@@ -78,12 +78,6 @@ internal sealed class ShellExecutor : ICommandExecutor
         }
         if (exitFile is not null)
         {
-            if (spec.Uid is { } owner)
-            {
-                // Its shell (that uid) reopens its own pipes through /proc to drain them when it ends while no daemon runs; a pipe belongs
-                // to whoever created it (root here, mode 0600), so it is handed to the uid the command already holds both ends as.
-                ChownPipes(child, owner, spec.Gid ?? owner);
-            }
             context.ReportCapturePipes(child.Stdout.SafePipeHandle, child.Stderr.SafePipeHandle);
         }
         context.ReportStarted(child.Pid);
@@ -150,7 +144,7 @@ internal sealed class ShellExecutor : ICommandExecutor
         {
             return;
         }
-        foreach (var path in new[] { exitFile, ExitStatusTrap.TailFile(dir, spec.Id, "stdout"), ExitStatusTrap.TailFile(dir, spec.Id, "stderr") })
+        foreach (var path in new[] { exitFile, CaptureFiles.Tail(dir, spec.Id, OutputStream.Stdout), CaptureFiles.Tail(dir, spec.Id, OutputStream.Stderr) })
         {
             try
             {
@@ -169,14 +163,14 @@ internal sealed class ShellExecutor : ICommandExecutor
     /// </summary>
     private void PrepareForUid(string dir, string id, uint uid, uint gid)
     {
-        // The storage directory holding capture/ is the provider's (Storage:Files:DirectoryMode, 0700 by default): without search permission
-        // for others the uid's shell cannot reach its files there.
+        // The storage directory holding capture/ is the provider's (Storage:Files:DirectoryMode, 0711 by default; one made beforehand may be
+        // 0700): without search permission for others the uid's shell cannot reach its files there.
         if (Path.GetDirectoryName(dir) is { } parent && !OthersMaySearch(parent) && _unreachableWarned.TryAdd(parent, 0))
         {
             logger.LogWarning("{Dir} is not searchable by other users: commands run as a uid cannot leave their exit status or output for a next daemon"
                 + " there (set the provider's DirectoryMode to 0711, and chmod the existing directory)", parent);
         }
-        foreach (var path in new[] { ExitStatusTrap.ExitFile(dir, id), ExitStatusTrap.TailFile(dir, id, "stdout"), ExitStatusTrap.TailFile(dir, id, "stderr") })
+        foreach (var path in new[] { CaptureFiles.Exit(dir, id), CaptureFiles.Tail(dir, id, OutputStream.Stdout), CaptureFiles.Tail(dir, id, OutputStream.Stderr) })
         {
             try
             {
@@ -208,22 +202,8 @@ internal sealed class ShellExecutor : ICommandExecutor
         }
     }
 
-    private void ChownPipes(ChildProcess child, uint uid, uint gid)
-    {
-        foreach (var pipe in new[] { child.Stdout.SafePipeHandle, child.Stderr.SafePipeHandle })
-        {
-            if (fchown((int)pipe.DangerousGetHandle(), uid, gid) != 0)
-            {
-                logger.LogDebug("fchown of a capture pipe to uid {Uid} failed: errno {Errno}", uid, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
-            }
-        }
-    }
-
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int chown(string path, uint owner, uint group);
-
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern int fchown(int fd, uint owner, uint group);
 
     private static async Task<int> TerminateAsync(Task<CommandProcesses> tracking) =>
         await (await tracking.ConfigureAwait(false)).TerminateAsync(KillGrace).ConfigureAwait(false);

@@ -61,6 +61,23 @@ public sealed record CommandSpec
 }
 
 /// <summary>
+/// The names of the files in a <see cref="CommandSpec.CaptureDirectory"/> that a command's shell writes when it ends while no daemon runs,
+/// and that the next daemon reads: one naming for the executor that writes them and the host that reads and sweeps them.
+/// </summary>
+public static class CaptureFiles
+{
+    /// <summary>The lock a daemon holds shared while it may read commands' pipes; a shell drains its pipes only under it, exclusively.</summary>
+    public const string LockFileName = ".daemon.lock";
+
+    /// <summary>The file a command's shell writes its exit status into (decimal text).</summary>
+    public static string Exit(string captureDirectory, string id) => Path.Combine(captureDirectory, id + ".exit");
+
+    /// <summary>The file a command's shell drains what is left in its stdout or stderr pipe into (the pipe's inode on the first line).</summary>
+    public static string Tail(string captureDirectory, string id, OutputStream stream) =>
+        Path.Combine(captureDirectory, id + (stream == OutputStream.Stderr ? ".stderr-tail" : ".stdout-tail"));
+}
+
+/// <summary>
 /// How a command ended, in upstream execd's terms: <see cref="ExitCode"/> is the exit status, or
 /// <c>-1</c> when the process was killed by a signal; <see cref="Error"/> is the wait-error text
 /// (<c>exit status 3</c>, <c>signal: killed</c>) or <c>null</c> on success.

@@ -75,6 +75,13 @@ public static unsafe class Launcher
             Pipe(stderr);
             if (options.ChildHoldsReader)
             {
+                // A child running as a uid must be able to reopen its own pipes through /proc (its exit trap drains them when no
+                // daemon runs); a pipe is owned by its creator (root here, 0600), so it is handed to that uid before the spawn.
+                if (options.Uid is { } owner)
+                {
+                    _ = Native.fchown(stdout[0], owner, options.Gid ?? owner);
+                    _ = Native.fchown(stderr[0], owner, options.Gid ?? owner);
+                }
                 ReopenReadWrite(stdout, allocations);
                 ReopenReadWrite(stderr, allocations);
             }

@@ -19,6 +19,10 @@ internal static unsafe partial class Native
     // The opaque glibc types are smaller than this (posix_spawnattr_t 336, file actions 80, sigset_t 128 bytes): over-allocate.
     internal const int OpaqueSize = 1024;
 
+    /// <summary>Changes the owner of an open file (here: a pipe), best effort.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int fchown(int fd, uint owner, uint group);
+
     [LibraryImport("libc")]
     internal static partial int posix_spawn(out int pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);
 

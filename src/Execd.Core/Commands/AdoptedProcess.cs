@@ -90,7 +90,7 @@ internal static partial class AdoptedProcess
         // EOF comes once every process holding the FIFO closed it; processes the command left behind may hold it for ever, so
         // for re-adopted commands (only) the wait after the main process is gone is bounded.
         await Task.WhenAny(Task.WhenAll(pumps), Task.Delay(DrainAfterExit)).ConfigureAwait(false);
-        var exitFile = captureDirectory is null ? null : ExitFilePath(captureDirectory, id);
+        var exitFile = captureDirectory is null ? null : CaptureFiles.Exit(captureDirectory, id);
         // Stopped by this daemon (interrupt, timeout): the signal it sent, as a wait status would say for a command it started — the
         // exit file cannot tell (bash runs its EXIT trap on a TERM with the status of the last command it completed).
         var exit = stopping ? CommandExit.FromSignal(killed ? "killed" : "terminated")
@@ -181,9 +181,6 @@ internal static partial class AdoptedProcess
     // Field 6 of /proc/P/stat: the session id.
     private static string? SessionOf(string procDir) => StatFields(procDir) is { Length: > 3 } fields ? fields[3] : null;
 
-    /// <summary>The file a command's shell writes its exit status into, beside its FIFOs (see the shell executor's exit trap).</summary>
-    public static string ExitFilePath(string captureDirectory, string id) => Path.Combine(captureDirectory, id + ".exit");
-
     /// <summary>
     /// How a command ended, from the exit file its shell wrote: an exit status (decimal text) or <c>signal: NAME</c> (exit -1, as a wait
     /// status of a signal death reads). Null when the file is missing, empty or holds anything else.
@@ -213,10 +210,6 @@ internal static partial class AdoptedProcess
             : null;
     }
 
-    /// <summary>Where a command's exit trap drains what is left in its stdout or stderr pipe (the shell executor's exit trap names it too).</summary>
-    public static string TailFilePath(string captureDirectory, string id, OutputStream stream) =>
-        Path.Combine(captureDirectory, id + (stream == OutputStream.Stderr ? ".stderr-tail" : ".stdout-tail"));
-
     /// <summary>
     /// Appends what a command's exit trap drained from its pipes (stdout's tail, then stderr's, each as its own stream run) to
     /// <paramref name="output"/>, each only if the inode on the tail file's first line is the recorded pipe's (else the bytes came from some
@@ -229,7 +222,7 @@ internal static partial class AdoptedProcess
         bool? recovered = null;
         foreach (var (stream, inode) in new[] { (OutputStream.Stdout, pipes?.Stdout), (OutputStream.Stderr, pipes?.Stderr) })
         {
-            var path = TailFilePath(captureDirectory, id, stream);
+            var path = CaptureFiles.Tail(captureDirectory, id, stream);
             byte[] bytes;
             try
             {

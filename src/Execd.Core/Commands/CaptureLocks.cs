@@ -16,7 +16,7 @@ namespace Execd.Core.Commands;
 public sealed class CaptureLocks : IDisposable
 {
     /// <summary>The lock file's name in <c>capture/</c> (the shell executor's exit trap names the same file).</summary>
-    public const string FileName = ".daemon.lock";
+    public const string FileName = CaptureFiles.LockFileName;
 
     private const int LOCK_SH = 1;
     private const int LOCK_NB = 4;

@@ -297,7 +297,7 @@ public sealed class CommandReindexer : IHostedService
         }
         // Ended while no daemon ran: its shell wrote its exit status beside its FIFOs (the shell executor's exit trap), and before it, what
         // was left in its pipes into tail files, appended here (open until then) when they come from the recorded pipes.
-        if (running && !alive && spec.CaptureDirectory is { } dir && AdoptedProcess.ReadExitFile(AdoptedProcess.ExitFilePath(dir, id)) is { } ended)
+        if (running && !alive && spec.CaptureDirectory is { } dir && AdoptedProcess.ReadExitFile(CaptureFiles.Exit(dir, id)) is { } ended)
         {
             var orphanedLog = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted, completed: false);
             var recovered = AdoptedProcess.RecoverTails(dir, id, pipes, orphanedLog, _logger);
