@@ -74,6 +74,13 @@ public sealed class CommandRecord : ICommandContext
     /// <summary>Completes when the command has ended and its output log is complete.</summary>
     public Task<CommandExit> Finished => _finished.Task;
 
+    private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes after <see cref="Finished"/>, once the output is sealed and the end record written (a stopping daemon waits for it).</summary>
+    internal Task Settled => _settled.Task;
+
+    internal void MarkSettled() => _settled.TrySetResult();
+
     internal CancellationToken StopToken => _stop.Token;
 
     IOutputWriter ICommandContext.Output => Log;

@@ -281,8 +281,15 @@ public sealed class CommandService
         // After Finish: the client's final event waits neither for the output's fsync nor for the record (a daemon crash in
         // between reports the command lost; its output is in the page cache). The fsync comes first: a record that says the
         // command finished never points at bytes a power cut lost.
-        record.Log.SealActive();
-        _journal?.Save(record);
+        try
+        {
+            record.Log.SealActive();
+            _journal?.Save(record);
+        }
+        finally
+        {
+            record.MarkSettled();
+        }
         _logger.LogDebug("Command {Id} finished: exit {Exit}", record.Id, exit.ExitCode);
         CommandFinished?.Invoke(record);
         return exit;

@@ -55,7 +55,9 @@ public sealed class ShutdownPolicy(CommandService commands, IOptions<ShutdownOpt
         }
         try
         {
-            await Task.WhenAll(running.Select(r => r.Finished)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Settled, not Finished: the end record is written after the command finished (off its client's path), and the next daemon
+            // must read "finished", not "running".
+            await Task.WhenAll(running.Select(r => r.Settled)).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
