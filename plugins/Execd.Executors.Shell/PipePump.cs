@@ -5,7 +5,9 @@ using Execd.Processes;
 namespace Execd.Executors.Shell;
 
 /// <summary>
-/// Reads one of a command's pipes into its output writer. No timer ever stops it: it reads until EOF or, once the
+/// Moves one of a command's pipes into its output writer: straight from the pipe into storage when the writer can take bytes
+/// that way (<see cref="IOutputWriter.WriteFromPipe"/>, waiting for the pipe with <see cref="PipeReadiness"/>), else read and
+/// written. No timer ever stops it: it reads until EOF or, once the
 /// main process has exited (<see cref="DrainAfterExit"/>), until the pipe is empty — every byte written before the
 /// exit is in the pipe by then, so all of it is handed to the writer. The writer may make it wait (slow readers);
 /// nothing cancels that wait.
@@ -83,19 +85,41 @@ internal sealed class PipePump
     {
         await Task.Yield();
         var size = BufferSize;
-        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        byte[]? buffer = null;
+        var handle = _pipe.SafePipeHandle;
         try
         {
             while (!Drained())
             {
-                int n;
-                try
+                // Moved straight into storage when it is a file (nothing in the daemon's hands that a crash could lose), else read.
+                var n = _output.WriteFromPipe(_stream, handle, size);
+                if (n == -1)
                 {
-                    n = await _pipe.ReadAsync(buffer.AsMemory(0, size), _cancelIdleRead.Token).ConfigureAwait(false);
+                    try
+                    {
+                        await PipeReadiness.WaitAsync(handle, _cancelIdleRead.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                    continue;
                 }
-                catch (OperationCanceledException)
+                if (n == -2)
                 {
-                    return;
+                    buffer ??= ArrayPool<byte>.Shared.Rent(size);
+                    try
+                    {
+                        n = await _pipe.ReadAsync(buffer.AsMemory(0, size), _cancelIdleRead.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                    if (n > 0)
+                    {
+                        await _output.WriteAsync(_stream, buffer.AsMemory(0, n), CancellationToken.None).ConfigureAwait(false);
+                    }
                 }
                 if (n == 0)
                 {
@@ -106,7 +130,6 @@ internal sealed class PipePump
                 {
                     Interlocked.Add(ref _readAfterExit, n);
                 }
-                await _output.WriteAsync(_stream, buffer.AsMemory(0, n), CancellationToken.None).ConfigureAwait(false);
                 if (n == size && size == BufferSize)
                 {
                     // A full read: a bulk producer. Each read costs the daemon two wake-ups (poll, then the read on
@@ -114,8 +137,11 @@ internal sealed class PipePump
                     // pipe that capped bulk output far below a plain `cat`. A larger pipe and buffer move more per
                     // wake-up; commands with little output keep the small buffer.
                     size = LargeBufferSize;
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = ArrayPool<byte>.Shared.Rent(size);
+                    if (buffer is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = ArrayPool<byte>.Shared.Rent(size);
+                    }
                     ChildProcess.GrowPipe(_pipe, LargeBufferSize);
                 }
             }
@@ -126,7 +152,10 @@ internal sealed class PipePump
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 

@@ -209,9 +209,9 @@ internal sealed class ShellExecutor : ICommandExecutor
         await (await tracking.ConfigureAwait(false)).TerminateAsync(KillGrace).ConfigureAwait(false);
 
     /// <summary>
-    /// A planned stop (SIGTERM) that keeps commands for the next daemon: each capture pump stores the chunk it has already read
-    /// and stops reading, so nothing is taken out of a pipe without being stored; the next daemon reads on from the pipe.
-    /// (A SIGKILL gives no such chance: the chunk in hand is lost — README, "Running commands across a restart".)
+    /// A planned stop (SIGTERM) that keeps commands for the next daemon: each capture pump finishes the move it is in and stops, so
+    /// nothing is taken out of a pipe without being stored; the next daemon reads on from the pipe. (A SIGKILL loses nothing either
+    /// when the sink is a file: bytes move from the pipe into it with splice(2) — README, "Running commands across a restart".)
     /// </summary>
     private void HandOverCaptured()
     {

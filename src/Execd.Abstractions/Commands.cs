@@ -150,6 +150,16 @@ public interface IOutputWriter
 {
     /// <summary>Appends <paramref name="data"/> read from <paramref name="stream"/>.</summary>
     ValueTask WriteAsync(OutputStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Appends up to <paramref name="count"/> bytes taken straight from <paramref name="pipe"/> (a pipe's read end) read from
+    /// <paramref name="stream"/>, when the output's storage can take them without the bytes passing through memory first
+    /// (<see cref="IOutputSink.AppendFromPipe"/>): a daemon killed at any instant then loses none. Never blocks on the pipe.
+    /// Returns the bytes appended; 0 when the pipe is empty and has no writer left; -1 when it is empty but still has a
+    /// writer (wait until it is readable); -2 when the output cannot take bytes this way now (read them and call
+    /// <see cref="WriteAsync"/>).
+    /// </summary>
+    int WriteFromPipe(OutputStream stream, System.Runtime.InteropServices.SafeHandle pipe, int count) => -2;
 }
 
 /// <summary>

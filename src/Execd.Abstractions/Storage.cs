@@ -48,6 +48,22 @@ public interface IOutputSink : IDisposable
     /// <summary>Appends <paramref name="data"/> at offset <see cref="Length"/>.</summary>
     void Append(ReadOnlySpan<byte> data);
 
+    /// <summary>
+    /// Whether <see cref="AppendFromPipe"/> works for this sink: it is a file the kernel can move pipe bytes into.
+    /// </summary>
+    bool CanAppendFromPipe => false;
+
+    /// <summary>
+    /// Moves up to <paramref name="count"/> bytes from <paramref name="pipe"/> (a pipe's read end) to offset <see cref="Length"/>
+    /// without reading them into the process (Linux <c>splice(2)</c>, never blocking on the pipe): a byte leaves the pipe only
+    /// once it is in the sink, so a daemon killed at any instant leaves every byte either stored or still in the pipe.
+    /// Returns the bytes moved; 0 when the pipe is empty and no writer holds it any more; -1 when it is empty but still has a
+    /// writer. Throws like <see cref="Append"/> (the bytes not moved stay in the pipe). Called only when
+    /// <see cref="CanAppendFromPipe"/>.
+    /// </summary>
+    int AppendFromPipe(System.Runtime.InteropServices.SafeHandle pipe, int count) =>
+        throw new NotSupportedException($"{GetType().Name} cannot take bytes from a pipe");
+
     /// <summary>Reads up to <c>buffer.Length</c> bytes at <paramref name="offset"/>; returns the count (0 at the end).</summary>
     int Read(long offset, Span<byte> buffer);
 

@@ -131,5 +131,23 @@ internal static unsafe partial class Native
         public short Revents;
     }
 
+    internal const int EPOLL_CLOEXEC = 0x80000, EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
+    internal const uint EPOLLIN = 0x1, EPOLLONESHOT = 1u << 30;
+    internal const int EEXIST = 17, EAGAIN = 11;
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int epoll_create1(int flags);
+
+    // struct epoll_event is packed (12 bytes) on x86-64 and 16 bytes elsewhere: callers pass a buffer laid out per
+    // EpollEventSize/EpollDataOffset.
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int epoll_ctl(int epfd, int op, int fd, byte* ev);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int epoll_wait(int epfd, byte* events, int maxEvents, int timeoutMs);
+
+    internal static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+    internal static readonly int EpollDataOffset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
+
     internal static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 }

@@ -55,6 +55,32 @@ public sealed class FilesProviderTests : StorageProviderConformance
     }
 
     [Fact]
+    public void AppendFromPipe_MovesWhatThePipeHolds_AtTheEnd_ThenSaysEmptyThenEnd()
+    {
+        using var sink = Provider.Open("spliced");
+        sink.Append("head:"u8);
+        using var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.In);
+        var reader = pipe.SafePipeHandle;
+        var writer = new System.IO.Pipes.AnonymousPipeClientStream(System.IO.Pipes.PipeDirection.Out, pipe.ClientSafePipeHandle);
+        writer.Write("one two three"u8);
+
+        Assert.True(sink.CanAppendFromPipe);
+        Assert.Equal(3, sink.AppendFromPipe(reader, 3));          // at most what was asked
+        Assert.Equal(10, sink.AppendFromPipe(reader, 1 << 20));   // at most what the pipe holds
+        Assert.Equal(-1, sink.AppendFromPipe(reader, 1 << 20));   // empty, a writer still holds it: never blocks
+        writer.Write("!"u8);
+        writer.Dispose();
+        pipe.DisposeLocalCopyOfClientHandle();
+        Assert.Equal(1, sink.AppendFromPipe(reader, 1 << 20));
+        Assert.Equal(0, sink.AppendFromPipe(reader, 1 << 20));    // no writer left: the end
+
+        Assert.Equal(19, sink.Length);
+        var buffer = new byte[64];
+        Assert.Equal("head:one two three!", System.Text.Encoding.ASCII.GetString(buffer, 0, sink.Read(0, buffer)));
+        Assert.Equal(19, new FileInfo(Path.Combine(Store, sink.Key!)).Length);
+    }
+
+    [Fact]
     public void Sink_DirectoryDeleted_StillReadsWhatWasWrittenAndThrowsOnAppend()
     {
         using var sink = Provider.Open("gone");

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Execd.Storage;
@@ -213,6 +214,50 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
                 throw;
             }
             _length += data.Length;
+        }
+
+        public bool CanAppendFromPipe => true;
+
+        public unsafe int AppendFromPipe(SafeHandle pipe, int count)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (_completed)
+            {
+                throw new InvalidOperationException($"{path}: appended after Complete");
+            }
+            CheckStillLinked();
+            var added = false;
+            nint moved;
+            int errno;
+            int want;
+            pipe.DangerousAddRef(ref added);
+            try
+            {
+                // The budget is reserved for what the pipe holds, not for the most the caller would take; an empty pipe is asked
+                // for one byte, only to learn whether it is at its end (or got a byte just now).
+                var available = 0;
+                _ = Native.ioctl((int)pipe.DangerousGetHandle(), Native.FIONREAD, &available);
+                want = available > 0 ? Math.Min(count, available) : 1;
+                provider.Reserve(want);
+                // An explicit offset: splice(2) refuses a file opened for appending, and the sink's length is the truth anyway.
+                var offset = _length;
+                moved = Native.splice((int)pipe.DangerousGetHandle(), null, (int)_handle.DangerousGetHandle(), &offset, (nuint)want, Native.SPLICE_F_NONBLOCK);
+                errno = moved < 0 ? Marshal.GetLastPInvokeError() : 0;
+            }
+            finally
+            {
+                pipe.DangerousRelease();
+            }
+            provider.Reserve(-(want - Math.Max(0, (int)moved)));
+            if (moved < 0)
+            {
+                return errno == Native.EAGAIN ? -1
+                    : throw (errno is Native.ENOSPC or Native.EDQUOT
+                        ? new StorageFullException($"{path}: {Marshal.GetPInvokeErrorMessage(errno)}")
+                        : new IOException($"{path}: splice: {Marshal.GetPInvokeErrorMessage(errno)}"));
+            }
+            _length += moved;
+            return (int)moved;
         }
 
         public int Read(long offset, Span<byte> buffer)

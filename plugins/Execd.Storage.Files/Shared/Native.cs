@@ -31,6 +31,18 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "statfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int StatFsNative(string path, out StatFs buffer);
 
+    internal const uint SPLICE_F_NONBLOCK = 2;
+    internal const nuint FIONREAD = 0x541B;
+
+    // ioctl is variadic; with one pointer argument the fixed-argument call is the same on Linux x64 and arm64.
+    [LibraryImport("libc", SetLastError = true)]
+    internal static unsafe partial int ioctl(int fd, nuint request, int* value);
+
+    internal const int EAGAIN = 11, ENOSPC = 28, EDQUOT = 122;
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static unsafe partial nint splice(int fdIn, long* offIn, int fdOut, long* offOut, nuint length, uint flags);
+
     internal static StatVfs Vfs(string path)
     {
         if (StatVfsNative(path, out var buffer) != 0)

@@ -276,14 +276,32 @@ internal static partial class AdoptedProcess
         {
             // Opening for reading blocks only while no writer holds the pipe; the command holds it read-write until it exits.
             using var fifo = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
-            var buffer = new byte[64 * 1024];
-            int n;
-            while ((n = fifo.Read(buffer)) > 0)
+            byte[]? buffer = null;
+            while (true)
             {
-                var write = output.WriteAsync(stream, buffer.AsMemory(0, n));
-                if (!write.IsCompletedSuccessfully)
+                // As for the commands this daemon starts: moved straight into a file provider, so this daemon's crash loses nothing either.
+                var n = output.WriteFromPipe(stream, fifo.SafeFileHandle, 1024 * 1024);
+                if (n == -1)
                 {
-                    write.AsTask().GetAwaiter().GetResult();
+                    WaitReadable(fifo.SafeFileHandle);
+                    continue;
+                }
+                if (n == -2)
+                {
+                    buffer ??= new byte[64 * 1024];
+                    n = fifo.Read(buffer);
+                    if (n > 0)
+                    {
+                        var write = output.WriteAsync(stream, buffer.AsMemory(0, n));
+                        if (!write.IsCompletedSuccessfully)
+                        {
+                            write.AsTask().GetAwaiter().GetResult();
+                        }
+                    }
+                }
+                if (n == 0)
+                {
+                    break;
                 }
             }
         }
@@ -292,6 +310,26 @@ internal static partial class AdoptedProcess
             // Gone with the command: nothing more to read.
         }
     }
+
+    // This pump has a thread of its own (re-adopted commands are few): it waits in poll(2) until the pipe has bytes or no writer.
+    private static void WaitReadable(SafeHandle pipe)
+    {
+        var fd = new[] { new PollFd { Fd = (int)pipe.DangerousGetHandle(), Events = 1 /* POLLIN */ } };
+        while (poll(fd, 1, -1) < 0 && Marshal.GetLastPInvokeError() == 4 /* EINTR */)
+        {
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int poll([In, Out] PollFd[] fds, nuint count, int timeoutMs);
 
     private static void Signal(int pid, long startTicks, int signal)
     {

@@ -152,6 +152,12 @@ public sealed class CommandService
         var record = Register(spec, log, startedAt);
         record.RecordStore = recordStore;
         record.CapturePipes = pipes;
+        // The record must name the sink this daemon stores the command's output in before a byte is in it: written after, a crash in
+        // between would leave bytes no record names, which the next start-up sweeps. So the sink opens now and the record is
+        // written here, before the pipes are read.
+        log.OpenActive();
+        ((ICommandContext)record).ReportStarted(pid);
+        _journal?.Save(record);
         _ = Task.Run(() => RunAsync("re-adopted", (r, stop) => AdoptedProcess.WatchAsync(pid, startTicks, spec.CaptureDirectory, spec.Id, pipes, r, stop), record));
         return record;
     }
@@ -207,12 +213,14 @@ public sealed class CommandService
                 _startRecordsQueued.TryAdd(r, 0);
                 ThreadPool.UnsafeQueueUserWorkItem(SaveStarted, r, preferLocal: false);
             };
-            // A failover copy finished after the command did: the record must name the sink that holds the bytes now.
+            // A failover copy swapped in, or a new sink opened (failover, the cap's next tail segment): the record must name the sinks
+            // that hold the bytes now. Written off the log's lock and the writer's path; a crash before it lands loses what went into
+            // a sink the record does not name yet (a failover or cap roll at the instant of a crash).
             log.SegmentsMoved += () =>
             {
-                if (!record.Running)
+                if (record.ProcessId is not null || !record.Running)
                 {
-                    journal.Save(record);
+                    ThreadPool.UnsafeQueueUserWorkItem(r => SaveQuietly(r), record, preferLocal: false);
                 }
             };
         }
@@ -234,6 +242,19 @@ public sealed class CommandService
             flushed++;
         }
         return flushed;
+    }
+
+    private void SaveQuietly(CommandRecord record)
+    {
+        try
+        {
+            _journal?.Save(record);
+        }
+        catch (Exception ex)
+        {
+            // On the thread pool: nothing may escape (it would end the daemon).
+            _logger.LogError(ex, "Command {Id}: writing its record failed", record.Id);
+        }
     }
 
     private void SaveStarted(CommandRecord record)

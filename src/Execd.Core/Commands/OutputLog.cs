@@ -386,37 +386,133 @@ public sealed class OutputLog : IOutputWriter
     {
         while (!data.IsEmpty)
         {
-            var take = data.Length;
-            var inHead = false;
-            if (_caps.Enabled)
-            {
-                if (_length < _caps.HeadBytes)
-                {
-                    take = (int)Math.Min(take, _caps.HeadBytes - _length);
-                    inHead = true;
-                }
-                else
-                {
-                    // Tail: roll to a new segment when the active one (or a head one) is full.
-                    if (Active() is { } current && (current.Start < _caps.HeadBytes || _length - current.Start >= _caps.SegmentBytes))
-                    {
-                        Seal(current);
-                    }
-                    var start = Active()?.Start ?? _length;
-                    take = (int)Math.Min(take, _caps.SegmentBytes - (_length - start));
-                }
-            }
+            var take = NextTake(data.Length, out var inHead);
             StoreInActive(data[..take]);
-            _length += take;
+            Advance(take, inHead);
             data = data[take..];
-            if (inHead && _length == _caps.HeadBytes && Active() is { } head)
+        }
+    }
+
+    /// <summary>How many of <paramref name="count"/> bytes go to the active segment next: with a cap, at most the rest of the head or of the tail segment (a full one is rolled first).</summary>
+    private int NextTake(int count, out bool inHead)
+    {
+        inHead = false;
+        if (!_caps.Enabled)
+        {
+            return count;
+        }
+        if (_length < _caps.HeadBytes)
+        {
+            inHead = true;
+            return (int)Math.Min(count, _caps.HeadBytes - _length);
+        }
+        // Tail: roll to a new segment when the active one (or a head one) is full.
+        if (Active() is { } current && (current.Start < _caps.HeadBytes || _length - current.Start >= _caps.SegmentBytes))
+        {
+            Seal(current);
+        }
+        var start = Active()?.Start ?? _length;
+        return (int)Math.Min(count, _caps.SegmentBytes - (_length - start));
+    }
+
+    /// <summary>After <paramref name="count"/> bytes were stored (or counted unstored): the new length; a full head is sealed, the oldest tail dropped.</summary>
+    private void Advance(int count, bool inHead)
+    {
+        _length += count;
+        if (inHead && _length == _caps.HeadBytes && Active() is { } head)
+        {
+            Seal(head);
+        }
+        if (_caps.Enabled && !inHead)
+        {
+            DropOldTail();
+        }
+    }
+
+    /// <summary>
+    /// Appends up to <paramref name="count"/> bytes moved straight from <paramref name="pipe"/> into the active sink when it can take
+    /// them that way (<see cref="IOutputSink.AppendFromPipe"/>): no byte is in the daemon's hands before it is stored, so a daemon
+    /// killed at any instant leaves each byte stored or still in the pipe. Live readers get what was moved read back from the sink
+    /// (the page cache); with none, the bytes never enter the process. See <see cref="IOutputWriter.WriteFromPipe"/> for the result.
+    /// </summary>
+    public int WriteFromPipe(OutputStream stream, System.Runtime.InteropServices.SafeHandle pipe, int count)
+    {
+        lock (_gate)
+        {
+            if (_completed || _deleted || count <= 0)
             {
-                Seal(head);
+                return -2;
             }
-            if (_caps.Enabled && !inHead)
+            var take = NextTake(count, out var inHead);
+            var segment = Active() ?? OpenSegment();
+            if (segment is null || !segment.Sink.CanAppendFromPipe)
             {
-                DropOldTail();
+                return -2;
             }
+            var offset = _length;
+            var sinkOffset = segment.Sink.Length;
+            int moved;
+            try
+            {
+                moved = segment.Sink.AppendFromPipe(pipe, take);
+            }
+            catch (Exception ex)
+            {
+                // Whatever was not moved is still in the pipe: the caller reads it into the next provider the usual way.
+                _storage.ReportFailure(segment.Sink.Provider, ex);
+                FailOver(segment, ReadOnlySpan<byte>.Empty, ex);
+                return -2;
+            }
+            if (moved <= 0)
+            {
+                return moved;
+            }
+            var run = (offset << 1) | (stream == OutputStream.Stderr ? 1L : 0L);
+            if (_runs.Count == 0 || (_runs[^1] & 1) != (run & 1))
+            {
+                _runs.Add(run);
+            }
+            if (!_readers.IsEmpty)
+            {
+                OfferStored(stream, segment.Sink, sinkOffset, offset, moved);
+            }
+            Advance(moved, inHead);
+            return moved;
+        }
+    }
+
+    // Under the lock: hands bytes just stored to every live reader, read back from the sink in live-sized pieces.
+    private void OfferStored(OutputStream stream, IOutputSink sink, long sinkOffset, long offset, int count)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(LiveChunk);
+        try
+        {
+            for (var at = 0; at < count;)
+            {
+                var n = sink.Read(sinkOffset + at, buffer.AsSpan(0, Math.Min(LiveChunk, count - at)));
+                if (n <= 0)
+                {
+                    throw new IOException($"{count - at} bytes just stored read back short");
+                }
+                foreach (var reader in _readers)
+                {
+                    reader.Offer(stream, offset + at, buffer.AsSpan(0, n));
+                }
+                at += n;
+            }
+        }
+        catch (Exception ex)
+        {
+            // Stored but not read back: each reader reads the rest from storage at its own pace, as if it had fallen behind.
+            _logger.LogDebug("Output of {Id}: reading back {Count} bytes for live readers failed: {Error}", _commandId, count, ex.Message);
+            foreach (var reader in _readers)
+            {
+                reader.Missed(offset + count);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -471,6 +567,7 @@ public sealed class OutputLog : IOutputWriter
         }
         _segments.Add(new Segment(next, _length));
         PublishProvider();
+        SegmentsMoved?.Invoke();
         _logger.LogWarning("Output of {Id} goes on on {To} at offset {Offset} after {From} failed ({Error})",
             _commandId, next.Provider.Name, _length, failed.Provider.Name, cause.Message);
     }
@@ -491,7 +588,10 @@ public sealed class OutputLog : IOutputWriter
         });
     }
 
-    /// <summary>Raised (off the lock) after a background copy replaced a failed sink: the durable record names the new one.</summary>
+    /// <summary>
+    /// Raised after a background copy replaced a failed sink (off the lock), and when a sink opened after the first one (under the
+    /// lock: handlers must not wait for it): the durable record names the sinks.
+    /// </summary>
     public event Action? SegmentsMoved;
 
     /// <summary>
@@ -608,7 +708,17 @@ public sealed class OutputLog : IOutputWriter
         var segment = new Segment(sink, _length);
         _segments.Add(segment);
         PublishProvider();
+        SegmentsMoved?.Invoke();   // no handler yet for the first sink, opened by the constructor
         return segment;
+    }
+
+    /// <summary>Opens the sink new output goes to now, if none is open (a re-adopted command's log, before its record is written).</summary>
+    internal void OpenActive()
+    {
+        lock (_gate)
+        {
+            _ = Active() ?? OpenSegment();
+        }
     }
 
     /// <summary>

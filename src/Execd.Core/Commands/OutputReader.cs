@@ -84,6 +84,17 @@ public sealed class OutputReader : IDisposable
         Wake();
     }
 
+    /// <summary>Bytes below <paramref name="until"/> were stored but not offered to this reader: it reads them from storage.</summary>
+    internal void Missed(long until)
+    {
+        lock (_queue)
+        {
+            _missedUntil = Math.Max(_missedUntil, until);
+            Fallbacks++;
+        }
+        Wake();
+    }
+
     /// <summary>Asks for a keep-alive tick: the next <see cref="NextAsync"/> returns <see cref="OutputPiece.Tick"/> if nothing else is ready.</summary>
     public void Tick()
     {

@@ -293,7 +293,12 @@ public sealed class CommandReindexer : IHostedService
             // Still running: re-adopted under the same id; its output goes on from its named FIFOs (when it has them).
             var live = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted, completed: false);
             _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted", id, livePid);
-            return _commands.Adopt(spec, live, startedAt, livePid, ticks, pipes, home);
+            var adopted = _commands.Adopt(spec, live, startedAt, livePid, ticks, pipes, home);
+            foreach (var segment in live.StoredSegments.Where(s => s.Key is not null))
+            {
+                referenced.Add((segment.Provider, segment.Key!));   // the sink it stores into from now on is not swept
+            }
+            return adopted;
         }
         // Ended while no daemon ran: its shell wrote its exit status beside its FIFOs (the shell executor's exit trap), and before it, what
         // was left in its pipes into tail files, appended here (open until then) when they come from the recorded pipes.
