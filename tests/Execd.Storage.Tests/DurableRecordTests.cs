@@ -253,6 +253,36 @@ public sealed partial class DurableRecordTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("TERM")]
+    public async Task RunningCommandsStreams_KeptAcrossARestart_StderrStaysStderr(string signal)
+    {
+        var gate = _dir.Combine("streams.gate");
+        var pidFile = _dir.Combine("streams.pid");
+        string id;
+        await using (var child = await ChildExecd.StartAsync(_dir, Files))
+        {
+            id = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo out-1; sleep 0.1; echo err-1 >&2; sleep 0.1; echo out-2; "
+                + $"while [ ! -e {gate} ]; do sleep 0.05; done; echo err-2 >&2; sleep 0.1; echo out-3");
+            await WaitForOutputAndRecordAsync(child.Client, [id]);
+            await WaitForAsync(async () => System.Text.Encoding.UTF8.GetString(await child.Client.LogBytesAsync(id)).Contains("out-2", StringComparison.Ordinal));
+            await child.SignalAsync(signal);
+        }
+        try
+        {
+            await using var daemon = await Daemon.StartAsync(Settings());
+            await File.WriteAllTextAsync(gate, "");
+            await daemon.Client.WaitFinishedAsync(id);
+            var (_, events, _) = await CommandStreamTests.StreamAsync(daemon.Client, id);
+            Assert.Equal(["stdout:out-1", "stderr:err-1", "stdout:out-2", "stderr:err-2", "stdout:out-3"],
+                events.Where(e => e.Type is "stdout" or "stderr").Select(e => $"{e.Type}:{e.Text}"));
+        }
+        finally
+        {
+            KillGroup(pidFile);
+        }
+    }
+
     private long StoredLogBytes(string id) => Directory.EnumerateFiles(Files, id + ".*.log").Sum(f => new FileInfo(f).Length);
 
     [Fact]

@@ -244,6 +244,15 @@ public sealed class CommandService
         return flushed;
     }
 
+    /// <summary>Rewrites the records of commands kept running for the next daemon (a planned stop, after their pumps stopped).</summary>
+    internal void SaveRunningRecords(IEnumerable<CommandRecord> running)
+    {
+        foreach (var record in running.Where(r => r.Running && r.ProcessId is not null))
+        {
+            SaveQuietly(record);
+        }
+    }
+
     private void SaveQuietly(CommandRecord record)
     {
         try

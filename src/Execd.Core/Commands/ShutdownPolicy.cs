@@ -46,6 +46,9 @@ public sealed class ShutdownPolicy(CommandService commands, IOptions<ShutdownOpt
         if (options.Value.RunningCommands == RunningCommandsOnShutdown.Keep)
         {
             logger.LogInformation("Shutting down: {Count} running commands keep running for the next daemon (Execd:Shutdown:RunningCommands=keep)", running.Count);
+            // Their output pumps stopped when the stop began (the executors hand them over): the records now say which stream wrote
+            // each byte stored so far, and where, for the next daemon.
+            commands.SaveRunningRecords(running);
             return;
         }
         logger.LogInformation("Shutting down: stopping {Count} running commands (Execd:Shutdown:RunningCommands=kill)", running.Count);
