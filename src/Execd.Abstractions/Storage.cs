@@ -126,6 +126,19 @@ public interface ICommandRecordStore
 
     /// <summary>Deletes the stored sink <paramref name="key"/> (and any leftover temporary record files older than the daemon).</summary>
     void DeleteKey(string key);
+
+    /// <summary>
+    /// Appends <paramref name="entries"/> to the command's run journal, a small append-only file beside its record: while a command
+    /// runs, the host notes there which stream writes from which offset on, before the bytes are stored, so a daemon that crashes
+    /// between two records still leaves each byte's stream on disk. Default: the provider keeps none (the record's runs are used).
+    /// </summary>
+    void AppendRuns(string commandId, ReadOnlySpan<byte> entries) { }
+
+    /// <summary>The command's run journal as appended so far (a torn last entry included), or null if there is none.</summary>
+    byte[]? ReadRuns(string commandId) => null;
+
+    /// <summary>Deletes the command's run journal, if any (its record now holds every run).</summary>
+    void DeleteRuns(string commandId) { }
 }
 
 /// <summary>A record read back by <see cref="ICommandRecordStore.ReadRecords"/>: its bytes, or the reason it could not be read.</summary>

@@ -254,6 +254,7 @@ public sealed partial class DurableRecordTests : IDisposable
     }
 
     [Theory]
+    [InlineData("KILL")]
     [InlineData("TERM")]
     public async Task RunningCommandsStreams_KeptAcrossARestart_StderrStaysStderr(string signal)
     {

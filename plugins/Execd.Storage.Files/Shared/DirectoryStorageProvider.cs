@@ -17,12 +17,14 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
 {
     private const string LogSuffix = ".log";
     private const string RecordSuffix = ".record";
+    private const string RunsSuffix = ".runs";
     private const string TemporarySuffix = ".tmp";
     private readonly DirectoryProviderOptions _options;
     private readonly Func<string, string?>? _openGuard;
     private long _held;
     private int _sinks;
     private long _sequence;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RunJournal> _runJournals = new(StringComparer.Ordinal);
 
     /// <param name="kind"><c>files</c> or <c>tmpfs</c>.</param>
     /// <param name="directory">Absolute directory.</param>
@@ -121,7 +123,57 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
         }
     }
 
-    public void DeleteRecord(string commandId) => File.Delete(Path.Combine(Location, SafeName(commandId) + RecordSuffix));
+    public void DeleteRecord(string commandId)
+    {
+        File.Delete(Path.Combine(Location, SafeName(commandId) + RecordSuffix));
+        DeleteRuns(commandId);
+    }
+
+    public void AppendRuns(string commandId, ReadOnlySpan<byte> entries)
+    {
+        // Kept open while the command runs (a command writing stdout and stderr in turns appends one entry per turn); closed by DeleteRuns
+        // when its record holds every run. One writer per command (the host's output lock); the page cache outlives a daemon crash.
+        var journal = _runJournals.GetOrAdd(commandId, id => new RunJournal(new FileStream(Path.Combine(Location, SafeName(id) + RunsSuffix),
+            new FileStreamOptions
+            {
+                Mode = FileMode.OpenOrCreate,
+                Access = FileAccess.Write,
+                Share = FileShare.ReadWrite | FileShare.Delete,
+                BufferSize = 0,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            })));
+        lock (journal)
+        {
+            if (journal.Length < 0)
+            {
+                journal.Length = RandomAccess.GetLength(journal.Handle);
+            }
+            RandomAccess.Write(journal.Handle, entries, journal.Length);
+            journal.Length += entries.Length;
+        }
+    }
+
+    private sealed class RunJournal(FileStream file)
+    {
+        public FileStream File { get; } = file;
+        public SafeFileHandle Handle => File.SafeFileHandle;
+        public long Length { get; set; } = -1;
+    }
+
+    public byte[]? ReadRuns(string commandId)
+    {
+        var path = Path.Combine(Location, SafeName(commandId) + RunsSuffix);
+        return File.Exists(path) ? File.ReadAllBytes(path) : null;
+    }
+
+    public void DeleteRuns(string commandId)
+    {
+        if (_runJournals.TryRemove(commandId, out var journal))
+        {
+            journal.File.Dispose();
+        }
+        File.Delete(Path.Combine(Location, SafeName(commandId) + RunsSuffix));
+    }
 
     public IOutputSink OpenExisting(string key)
     {

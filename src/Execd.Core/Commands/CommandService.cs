@@ -213,6 +213,11 @@ public sealed class CommandService
                 _startRecordsQueued.TryAdd(r, 0);
                 ThreadPool.UnsafeQueueUserWorkItem(SaveStarted, r, preferLocal: false);
             };
+            if (_keepForNextDaemon)
+            {
+                // Kept for the next daemon if it runs on through a crash: which stream writes from where goes to disk before the bytes do.
+                log.RunStarting = run => journal.AppendRun(record, run);
+            }
             // A failover copy swapped in, or a new sink opened (failover, the cap's next tail segment): the record must name the sinks
             // that hold the bytes now. Written off the log's lock and the writer's path; a crash before it lands loses what went into
             // a sink the record does not name yet (a failover or cap roll at the instant of a crash).

@@ -185,6 +185,7 @@ public sealed class OutputLog : IOutputWriter
             {
                 _runs.Add(run);
             }
+            Announce(run);
             Store(data.Span);
             // Readers get copies of at most LiveChunk bytes: a bulk writer hands over up to 1 MiB at a time, and
             // copies that large would each be a large-object-heap allocation (collected only with gen2).
@@ -197,6 +198,23 @@ public sealed class OutputLog : IOutputWriter
             }
         }
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Hears, under the log's lock and before the bytes are stored, of each change of the stream that writes (a run entry, as in
+    /// <see cref="Runs"/>): the durable run journal of a command kept for the next daemon. Must not wait on anything but its write.
+    /// </summary>
+    internal Action<long>? RunStarting { get; set; }
+
+    private long _announced = -1;   // the stream bit the run journal heard of last
+
+    private void Announce(long run)
+    {
+        if (RunStarting is { } announce && _announced != (run & 1))
+        {
+            _announced = run & 1;
+            announce(run);
+        }
     }
 
     /// <summary>Which stream wrote the byte at <paramref name="offset"/>, and where that stream's run ends.</summary>
@@ -451,6 +469,8 @@ public sealed class OutputLog : IOutputWriter
             }
             var offset = _length;
             var sinkOffset = segment.Sink.Length;
+            var run = (offset << 1) | (stream == OutputStream.Stderr ? 1L : 0L);
+            Announce(run);
             int moved;
             try
             {
@@ -467,7 +487,6 @@ public sealed class OutputLog : IOutputWriter
             {
                 return moved;
             }
-            var run = (offset << 1) | (stream == OutputStream.Stderr ? 1L : 0L);
             if (_runs.Count == 0 || (_runs[^1] & 1) != (run & 1))
             {
                 _runs.Add(run);

@@ -64,6 +64,17 @@ public sealed class CommandJournal
                 TryDelete(previous, record.Id);
             }
             record.RecordStore = store;
+            if (record.State != CommandState.Running)
+            {
+                try
+                {
+                    store.DeleteRuns(record.Id);   // the record holds every run now
+                }
+                catch (Exception ex)
+                {
+                    _logger.LogDebug("Command {Id}: deleting its run journal failed: {Error}", record.Id, ex.Message);
+                }
+            }
         }
     }
 
@@ -92,6 +103,67 @@ public sealed class CommandJournal
         {
             _logger.LogDebug("Command {Id}: deleting its old record failed: {Error}", id, ex.Message);
         }
+    }
+
+    /// <summary>
+    /// Notes in the command's run journal, beside where its record goes, that <paramref name="run"/> starts (<see cref="OutputLog.RunStarting"/>):
+    /// a crash between two records then still leaves each stored byte's stream on disk. Failures are logged, never thrown.
+    /// </summary>
+    public void AppendRun(CommandRecord record, long run)
+    {
+        if (!_options.Enabled || record.RecordForgotten || TargetFor(record) is not { } store)
+        {
+            return;
+        }
+        Span<byte> entry = stackalloc byte[sizeof(long)];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(entry, run);
+        try
+        {
+            store.AppendRuns(record.Id, entry);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogDebug("Command {Id}: its run journal could not be written: {Error}", record.Id, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// The runs of a record that was running, merged with its run journal (<see cref="AppendRun"/>): entries in offset order, a later
+    /// entry at the same offset replacing an earlier one, a torn last entry ignored.
+    /// </summary>
+    internal static List<long> MergeRuns(List<long> recorded, byte[]? journal)
+    {
+        if (journal is null || journal.Length < sizeof(long))
+        {
+            return recorded;
+        }
+        var all = new List<(long Offset, int Order, long Run)>();
+        foreach (var run in recorded)
+        {
+            all.Add((run >> 1, all.Count, run));
+        }
+        for (var at = 0; at + sizeof(long) <= journal.Length; at += sizeof(long))
+        {
+            var run = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(journal.AsSpan(at));
+            if (run >= 0)
+            {
+                all.Add((run >> 1, all.Count, run));
+            }
+        }
+        all.Sort((a, b) => a.Offset != b.Offset ? a.Offset.CompareTo(b.Offset) : a.Order.CompareTo(b.Order));
+        var merged = new List<long>();
+        for (var i = 0; i < all.Count; i++)
+        {
+            if (i + 1 < all.Count && all[i + 1].Offset == all[i].Offset)
+            {
+                continue;
+            }
+            if (merged.Count == 0 || (merged[^1] & 1) != (all[i].Run & 1))
+            {
+                merged.Add(all[i].Run);
+            }
+        }
+        return merged;
     }
 
     private ICommandRecordStore? TargetFor(CommandRecord record)

@@ -184,6 +184,19 @@ public sealed class CommandReindexer : IHostedService
 
     private sealed class DamagedRecordException(string message) : Exception(message);
 
+    private byte[]? ReadRuns(IOutputStorageProvider home, string id)
+    {
+        try
+        {
+            return (home as ICommandRecordStore)?.ReadRuns(id);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("Command {Id}: its run journal on {Provider} could not be read ({Error}); streams after its record are as the record says", id, home.Name, ex.Message);
+            return null;
+        }
+    }
+
     private CommandRecord Restore(IOutputStorageProvider home, StoredCommandRecord stored, Dictionary<string, IOutputStorageProvider> byName,
         HashSet<(string, string)> referenced)
     {
@@ -244,6 +257,11 @@ public sealed class CommandReindexer : IHostedService
         var recordedLength = root.GetProperty("length").GetInt64();
         var providers = root.GetProperty("providers").EnumerateArray().Select(e => e.GetString()!).ToList();
         var runs = root.GetProperty("runs").EnumerateArray().Select(e => e.GetInt64()).ToList();
+        if (running)
+        {
+            // Which stream wrote what since the record was written: the run journal the previous daemon appended to before storing.
+            runs = CommandJournal.MergeRuns(runs, ReadRuns(home, id));
+        }
 
         var segments = new List<(IOutputSink, long)>();
         long end = 0;
