@@ -62,6 +62,36 @@ internal sealed partial class Suite
                 Report.F(onMbps, 0), Report.F(offMbps, 0), Report.F(onMbps / offMbps) + "×", "≥ 0.90×", Report.Met(onMbps / offMbps >= 0.90)));
         }
 
+        // Output spliced from the pipe into the file sink (the default: nothing in the daemon's hands when it dies) against read into the
+        // daemon and written (Storage:Files:Splice=false, what came before): round trip, bulk streaming, and stdout/stderr in turns (each
+        // turn also appends to the run journal of a command kept for the next daemon).
+        await using (var spliced = await DaemonProcess.StartAsync())
+        await using (var read = await DaemonProcess.StartAsync(["--config", "Storage:Files:Splice=false"]))
+        {
+            using var splicedClient = new ExecdClient(spliced.BaseAddress, connections: 1);
+            using var readClient = new ExecdClient(read.BaseAddress, connections: 1);
+            var (s, r) = await InterleavedRoundTripsAsync(splicedClient, readClient, ExecdClient.Body("echo hi"));
+            var ratio = Stats.Median(s) / Stats.Median(r);
+            report.Add(new Row("durability", $"`echo hi` round trip median ms, output spliced into the file (baseline: Storage:Files:Splice=false, read and written), {s.Count} each",
+                Report.F(Stats.Median(s)), Report.F(Stats.Median(r)), Report.F(ratio) + "×", "≤ 1.10×", Report.Met(ratio <= 1.10)));
+            foreach (var (name, command) in new[]
+            {
+                ($"foreground streaming MB/s of {sizes.StoredBytes >> 20} MiB", Lines(100, sizes.StoredBytes)),
+                ("foreground streaming MB/s, stdout and stderr in turns (20,000 lines each)", "for i in $(seq 1 20000); do echo out-$i; echo err-$i >&2; done"),
+            })
+            {
+                var json = ExecdClient.Body(command);
+                double splicedMbps = 0, readMbps = 0;
+                for (var i = 0; i < 3; i++)
+                {
+                    readMbps = Math.Max(readMbps, await ThroughputAsync(readClient, json));
+                    splicedMbps = Math.Max(splicedMbps, await ThroughputAsync(splicedClient, json));
+                }
+                report.Add(new Row("durability", $"{name} (best of 3), spliced vs read and written",
+                    Report.F(splicedMbps, 0), Report.F(readMbps, 0), Report.F(splicedMbps / readMbps) + "×", "≥ 0.90×", Report.Met(splicedMbps / readMbps >= 0.90)));
+            }
+        }
+
         // Re-indexing: 1,000 finished commands on disk, then a restart on the same storage.
         const int stored = 1000;
         var work = DaemonProcess.NewWorkFolder();

@@ -23,6 +23,12 @@ internal sealed class DirectoryProviderOptions
     /// <summary>Bytes this provider's sinks may hold together; 0 for no budget.</summary>
     public long BudgetBytes { get; set; }
 
+    /// <summary>
+    /// Whether command output moves from its pipe into the sink's file with <c>splice(2)</c> (default), so a daemon killed at any instant
+    /// has no byte in hand; false: read into the daemon and written, as before (kept for comparison in the benchmark).
+    /// </summary>
+    public bool Splice { get; set; } = true;
+
     /// <summary>How often a sink checks that its file is still linked in its directory (a deleted file moves the output).</summary>
     public TimeSpan DeletionCheckInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 

@@ -268,7 +268,7 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
             _length += data.Length;
         }
 
-        public bool CanAppendFromPipe => true;
+        public bool CanAppendFromPipe => provider._options.Splice;
 
         public unsafe int AppendFromPipe(SafeHandle pipe, int count)
         {
