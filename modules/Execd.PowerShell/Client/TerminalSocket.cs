@@ -122,6 +122,7 @@ internal sealed class TerminalSocket : IAsyncDisposable
         using var text = new MemoryStream();
         int? exitCode = null;
         string? error = null;
+        var inputRacedExit = false;
         var replayHeader = -1; // bytes of a replay message's header still to skip; -1 when not in a replay message
         var channel = (byte)0;
         while (true)
@@ -158,9 +159,20 @@ internal sealed class TerminalSocket : IAsyncDisposable
                             break;
                         case "exit":
                             exitCode = (int?)frame!["exit_code"];
+                            if (inputRacedExit)
+                            {
+                                error = null;
+                            }
                             break;
                         case "error":
-                            error = $"{(string?)frame!["error"]} ({(string?)frame["code"]})";
+                            // Input that reached the daemon after the shell exited (the end-of-file after piped lines ending in
+                            // `exit`, say) is refused with STDIN_WRITE_FAILED; with the shell's exit frame also there, that is
+                            // how the session ended, not a failure.
+                            inputRacedExit = (string?)frame!["code"] == "STDIN_WRITE_FAILED";
+                            if (!(inputRacedExit && exitCode is not null))
+                            {
+                                error = $"{(string?)frame!["error"]} ({(string?)frame["code"]})";
+                            }
                             break;
                     }
                 }
