@@ -180,12 +180,9 @@ public sealed class OutputLog : IOutputWriter
         lock (_gate)
         {
             var offset = _length;
-            var run = (offset << 1) | (stream == OutputStream.Stderr ? 1L : 0L);
-            if (_runs.Count == 0 || (_runs[^1] & 1) != (run & 1))
-            {
-                _runs.Add(run);
-            }
+            var run = Run(stream, offset);
             Announce(run);
+            AddRun(run);
             Store(data.Span);
             // Readers get copies of at most LiveChunk bytes: a bulk writer hands over up to 1 MiB at a time, and
             // copies that large would each be a large-object-heap allocation (collected only with gen2).
@@ -207,6 +204,18 @@ public sealed class OutputLog : IOutputWriter
     internal Action<long>? RunStarting { get; set; }
 
     private long _announced = -1;   // the stream bit the run journal heard of last
+
+    // A run entry (see Runs): the offset, with the stream in the lowest bit.
+    private static long Run(OutputStream stream, long offset) => (offset << 1) | (stream == OutputStream.Stderr ? 1L : 0L);
+
+    // Under the lock, before the run's bytes count: a new entry only when the stream changes.
+    private void AddRun(long run)
+    {
+        if (_runs.Count == 0 || (_runs[^1] & 1) != (run & 1))
+        {
+            _runs.Add(run);
+        }
+    }
 
     private void Announce(long run)
     {
@@ -469,7 +478,7 @@ public sealed class OutputLog : IOutputWriter
             }
             var offset = _length;
             var sinkOffset = segment.Sink.Length;
-            var run = (offset << 1) | (stream == OutputStream.Stderr ? 1L : 0L);
+            var run = Run(stream, offset);
             Announce(run);
             int moved;
             try
@@ -487,10 +496,7 @@ public sealed class OutputLog : IOutputWriter
             {
                 return moved;
             }
-            if (_runs.Count == 0 || (_runs[^1] & 1) != (run & 1))
-            {
-                _runs.Add(run);
-            }
+            AddRun(run);
             if (!_readers.IsEmpty)
             {
                 OfferStored(stream, segment.Sink, sinkOffset, offset, moved);
@@ -500,22 +506,27 @@ public sealed class OutputLog : IOutputWriter
         }
     }
 
-    // Under the lock: hands bytes just stored to every live reader, read back from the sink in live-sized pieces.
+    // Under the lock: hands bytes just stored to every live reader, read back from the sink in live-sized pieces that the readers share
+    // (read once, not copied again per reader).
     private void OfferStored(OutputStream stream, IOutputSink sink, long sinkOffset, long offset, int count)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(LiveChunk);
         try
         {
             for (var at = 0; at < count;)
             {
-                var n = sink.Read(sinkOffset + at, buffer.AsSpan(0, Math.Min(LiveChunk, count - at)));
+                var piece = new byte[Math.Min(LiveChunk, count - at)];
+                var n = sink.Read(sinkOffset + at, piece);
                 if (n <= 0)
                 {
                     throw new IOException($"{count - at} bytes just stored read back short");
                 }
+                if (n < piece.Length)
+                {
+                    Array.Resize(ref piece, n);
+                }
                 foreach (var reader in _readers)
                 {
-                    reader.Offer(stream, offset + at, buffer.AsSpan(0, n));
+                    reader.OfferOwned(stream, offset + at, piece);
                 }
                 at += n;
             }
@@ -528,10 +539,6 @@ public sealed class OutputLog : IOutputWriter
             {
                 reader.Missed(offset + count);
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

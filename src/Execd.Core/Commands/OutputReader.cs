@@ -59,7 +59,12 @@ public sealed class OutputReader : IDisposable
     public int Fallbacks { get; private set; }
 
     /// <summary>Called by the writer (never blocks): queues a copy of the chunk, or drops it when the queue is full.</summary>
-    internal void Offer(OutputStream stream, long offset, ReadOnlySpan<byte> data)
+    internal void Offer(OutputStream stream, long offset, ReadOnlySpan<byte> data) => Offer(stream, offset, data, null);
+
+    /// <summary>As <see cref="Offer(OutputStream, long, ReadOnlySpan{byte})"/>, without a copy: the writer hands <paramref name="data"/> over (readers share it; nobody changes it).</summary>
+    internal void OfferOwned(OutputStream stream, long offset, byte[] data) => Offer(stream, offset, data, data);
+
+    private void Offer(OutputStream stream, long offset, ReadOnlySpan<byte> data, byte[]? owned)
     {
         lock (_queue)
         {
@@ -77,7 +82,7 @@ public sealed class OutputReader : IDisposable
             }
             else
             {
-                _queue.Enqueue(new OutputPiece(stream, offset, data.ToArray()));
+                _queue.Enqueue(new OutputPiece(stream, offset, owned ?? data.ToArray()));
                 _queuedBytes += data.Length;
             }
         }
