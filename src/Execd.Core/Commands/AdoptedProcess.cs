@@ -50,14 +50,13 @@ internal static partial class AdoptedProcess
     public static bool IsAlive(int pid, long startTicks) => StartTicks(pid) == startTicks;
 
     /// <summary>
-    /// Runs as the command's executor: reports the process, waits until it is gone, and on <paramref name="stop"/> sends TERM to its
+    /// Runs as the command's executor (<see cref="CommandService"/> reported the process and wrote its record): waits until it is gone, and on <paramref name="stop"/> sends TERM to its
     /// process group, then KILL after <see cref="KillGrace"/>. The exit code is the one its shell wrote into <c>&lt;id&gt;.exit</c> beside the
     /// FIFOs; without that file (killed by SIGKILL, or the command replaced the shell with <c>exec</c>), -1 with the reason.
     /// </summary>
     public static async Task<CommandExit> WatchAsync(int pid, long startTicks, string? captureDirectory, string id, (long Stdout, long Stderr)? pipes,
         ICommandContext context, CancellationToken stop)
     {
-        context.ReportStarted(pid);
         // The command's pipes (it holds a reader of each, so what it wrote while no daemon read is still in them), found in /proc; or
         // the named FIFOs an older daemon gave it.
         var fifos = captureDirectory is null ? [] : new[] { (Path.Combine(captureDirectory, id + ".stdout"), OutputStream.Stdout),
@@ -257,11 +256,7 @@ internal static partial class AdoptedProcess
             var data = bytes.AsMemory(newline + 1);
             if (!data.IsEmpty)
             {
-                var write = output.WriteAsync(stream, data);
-                if (!write.IsCompletedSuccessfully)
-                {
-                    write.AsTask().GetAwaiter().GetResult();
-                }
+                WriteNow(output, stream, data);
             }
         }
         return recovered;
@@ -292,11 +287,7 @@ internal static partial class AdoptedProcess
                     n = fifo.Read(buffer);
                     if (n > 0)
                     {
-                        var write = output.WriteAsync(stream, buffer.AsMemory(0, n));
-                        if (!write.IsCompletedSuccessfully)
-                        {
-                            write.AsTask().GetAwaiter().GetResult();
-                        }
+                        WriteNow(output, stream, buffer.AsMemory(0, n));
                     }
                 }
                 if (n == 0)
@@ -308,6 +299,16 @@ internal static partial class AdoptedProcess
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // Gone with the command: nothing more to read.
+        }
+    }
+
+    // On a thread of its own (a pump, or start-up): waits for the write if it must.
+    private static void WriteNow(IOutputWriter output, OutputStream stream, ReadOnlyMemory<byte> data)
+    {
+        var write = output.WriteAsync(stream, data);
+        if (!write.IsCompletedSuccessfully)
+        {
+            write.AsTask().GetAwaiter().GetResult();
         }
     }
 

@@ -153,11 +153,11 @@ public sealed class CommandService
         record.RecordStore = recordStore;
         record.CapturePipes = pipes;
         // The record must name the sink this daemon stores the command's output in before a byte is in it: written after, a crash in
-        // between would leave bytes no record names, which the next start-up sweeps. So the sink opens now and the record is
-        // written here, before the pipes are read.
+        // between would leave bytes no record names, which the next start-up sweeps. So the sink opens now, and the start record is
+        // written here rather than queued, before the pipes are read.
         log.OpenActive();
         ((ICommandContext)record).ReportStarted(pid);
-        _journal?.Save(record);
+        SaveStarted(record);
         _ = Task.Run(() => RunAsync("re-adopted", (r, stop) => AdoptedProcess.WatchAsync(pid, startTicks, spec.CaptureDirectory, spec.Id, pipes, r, stop), record));
         return record;
     }
@@ -279,12 +279,7 @@ public sealed class CommandService
         }
         try
         {
-            _journal?.Save(record);
-        }
-        catch (Exception ex)
-        {
-            // On the thread pool: nothing may escape (it would end the daemon).
-            _logger.LogError(ex, "Command {Id}: writing its start record failed", record.Id);
+            SaveQuietly(record);
         }
         finally
         {
