@@ -24,7 +24,7 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
     private long _held;
     private int _sinks;
     private long _sequence;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RunJournal> _runJournals = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, FileStream> _runJournals = new(StringComparer.Ordinal);
 
     /// <param name="kind"><c>files</c> or <c>tmpfs</c>.</param>
     /// <param name="directory">Absolute directory.</param>
@@ -133,31 +133,18 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
     {
         // Kept open while the command runs (a command writing stdout and stderr in turns appends one entry per turn); closed by DeleteRuns
         // when its record holds every run. One writer per command (the host's output lock); the page cache outlives a daemon crash.
-        var journal = _runJournals.GetOrAdd(commandId, id => new RunJournal(new FileStream(Path.Combine(Location, SafeName(id) + RunsSuffix),
-            new FileStreamOptions
-            {
-                Mode = FileMode.OpenOrCreate,
-                Access = FileAccess.Write,
-                Share = FileShare.ReadWrite | FileShare.Delete,
-                BufferSize = 0,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            })));
+        var journal = _runJournals.GetOrAdd(commandId, id => new FileStream(Path.Combine(Location, SafeName(id) + RunsSuffix), new FileStreamOptions
+        {
+            Mode = FileMode.Append,
+            Access = FileAccess.Write,
+            Share = FileShare.ReadWrite | FileShare.Delete,
+            BufferSize = 0,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }));
         lock (journal)
         {
-            if (journal.Length < 0)
-            {
-                journal.Length = RandomAccess.GetLength(journal.Handle);
-            }
-            RandomAccess.Write(journal.Handle, entries, journal.Length);
-            journal.Length += entries.Length;
+            journal.Write(entries);
         }
-    }
-
-    private sealed class RunJournal(FileStream file)
-    {
-        public FileStream File { get; } = file;
-        public SafeFileHandle Handle => File.SafeFileHandle;
-        public long Length { get; set; } = -1;
     }
 
     public byte[]? ReadRuns(string commandId)
@@ -170,7 +157,7 @@ internal sealed class DirectoryStorageProvider : IOutputStorageProvider, IComman
     {
         if (_runJournals.TryRemove(commandId, out var journal))
         {
-            journal.File.Dispose();
+            journal.Dispose();
         }
         File.Delete(Path.Combine(Location, SafeName(commandId) + RunsSuffix));
     }
