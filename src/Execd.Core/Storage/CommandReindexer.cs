@@ -184,6 +184,15 @@ public sealed class CommandReindexer : IHostedService
 
     private sealed class DamagedRecordException(string message) : Exception(message);
 
+    // Sinks a log opened during re-indexing belong to it: the sweep leaves them.
+    private static void Reference(OutputLog log, HashSet<(string, string)> referenced)
+    {
+        foreach (var segment in log.StoredSegments.Where(s => s.Key is not null))
+        {
+            referenced.Add((segment.Provider, segment.Key!));
+        }
+    }
+
     private byte[]? ReadRuns(IOutputStorageProvider home, string id)
     {
         try
@@ -312,10 +321,7 @@ public sealed class CommandReindexer : IHostedService
             var live = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted, completed: false);
             _logger.LogWarning("Command {Id}: still running (pid {Pid}) after the restart; re-adopted", id, livePid);
             var adopted = _commands.Adopt(spec, live, startedAt, livePid, ticks, pipes, home);
-            foreach (var segment in live.StoredSegments.Where(s => s.Key is not null))
-            {
-                referenced.Add((segment.Provider, segment.Key!));   // the sink it stores into from now on is not swept
-            }
+            Reference(live, referenced);   // the sink it stores into from now on is not swept
             return adopted;
         }
         // Ended while no daemon ran: its shell wrote its exit status beside its FIFOs (the shell executor's exit trap), and before it, what
@@ -325,10 +331,7 @@ public sealed class CommandReindexer : IHostedService
             var orphanedLog = new OutputLog(id, _ranking, _logger, segments, logLength, unstored, dropped, providers, runs, deleted, completed: false);
             var recovered = AdoptedProcess.RecoverTails(dir, id, pipes, orphanedLog, _logger);
             orphanedLog.Complete();
-            foreach (var segment in orphanedLog.StoredSegments.Where(s => s.Key is not null))
-            {
-                referenced.Add((segment.Provider, segment.Key!));   // a segment the tails opened just now is not swept
-            }
+            Reference(orphanedLog, referenced);   // a segment the tails opened just now is not swept
             var reason = (ended.Error ?? "exit status 0") + $"; it ended while no daemon ran{(pid is { } op ? $" (pid {op})" : "")}: the exit status is its own, "
                 + (recovered == true
                     ? "and what it wrote after the previous daemon stopped was still in its pipes and is stored"
