@@ -25,18 +25,38 @@ internal sealed partial class Suite
         return (m, b);
     }
 
+    /// <summary>One row: `echo hi` round trips of two daemons, interleaved; the measured one must stay within 10 % of the baseline.</summary>
+    private async Task CompareRoundTripsAsync(ExecdClient measured, ExecdClient baseline, string what)
+    {
+        var (m, b) = await InterleavedRoundTripsAsync(measured, baseline, ExecdClient.Body("echo hi"));
+        var ratio = Stats.Median(m) / Stats.Median(b);
+        report.Add(new Row("durability", $"`echo hi` round trip median ms, {what}, {m.Count} each",
+            Report.F(Stats.Median(m)), Report.F(Stats.Median(b)), Report.F(ratio) + "×", "≤ 1.10×", Report.Met(ratio <= 1.10)));
+    }
+
+    /// <summary>One row: foreground streaming of <paramref name="command"/>'s output, best of 3 on each daemon, alternating.</summary>
+    private async Task CompareThroughputAsync(ExecdClient measured, ExecdClient baseline, string command, string what)
+    {
+        var json = ExecdClient.Body(command);
+        double measuredMbps = 0, baselineMbps = 0;
+        for (var i = 0; i < 3; i++)
+        {
+            baselineMbps = Math.Max(baselineMbps, await ThroughputAsync(baseline, json));
+            measuredMbps = Math.Max(measuredMbps, await ThroughputAsync(measured, json));
+        }
+        report.Add(new Row("durability", $"foreground streaming MB/s{what}",
+            Report.F(measuredMbps, 0), Report.F(baselineMbps, 0), Report.F(measuredMbps / baselineMbps) + "×", "≥ 0.90×", Report.Met(measuredMbps / baselineMbps >= 0.90)));
+    }
+
     private async Task DurabilityAsync()
     {
+        var bulk = Lines(100, sizes.StoredBytes);
         await using (var off = await DaemonProcess.StartAsync(DurabilityOff))
         await using (var on = await DaemonProcess.StartAsync())
         {
             using var offClient = new ExecdClient(off.BaseAddress, connections: 1);
             using var onClient = new ExecdClient(on.BaseAddress, connections: 1);
-            var body = ExecdClient.Body("echo hi");
-            var (withRecords, without) = await InterleavedRoundTripsAsync(onClient, offClient, body);
-            var ratio = Stats.Median(withRecords) / Stats.Median(without);
-            report.Add(new Row("durability", $"`echo hi` round trip median ms, records on (baseline: Storage:Durability:Enabled=false), {withRecords.Count} each",
-                Report.F(Stats.Median(withRecords)), Report.F(Stats.Median(without)), Report.F(ratio) + "×", "≤ 1.10×", Report.Met(ratio <= 1.10)));
+            await CompareRoundTripsAsync(onClient, offClient, "records on (baseline: Storage:Durability:Enabled=false)");
 
             // What lets commands outlive the daemon (RunningCommands=keep, the default: child-held pipes, the exit trap) against plain
             // pipes (kill). Two daemons started together, so neither has run more commands (a longer-lived one was compared before).
@@ -45,21 +65,10 @@ internal sealed partial class Suite
             {
                 using var keepClient = new ExecdClient(keep.BaseAddress, connections: 1);
                 using var pipesClient = new ExecdClient(pipes.BaseAddress, connections: 1);
-                var (kept, plain) = await InterleavedRoundTripsAsync(keepClient, pipesClient, body);
-                var keepRatio = Stats.Median(kept) / Stats.Median(plain);
-                report.Add(new Row("durability", $"`echo hi` round trip median ms, commands kept for the next daemon (keep) (baseline: Execd:Shutdown:RunningCommands=kill), {kept.Count} each",
-                    Report.F(Stats.Median(kept)), Report.F(Stats.Median(plain)), Report.F(keepRatio) + "×", "≤ 1.10×", Report.Met(keepRatio <= 1.10)));
+                await CompareRoundTripsAsync(keepClient, pipesClient, "commands kept for the next daemon (keep) (baseline: Execd:Shutdown:RunningCommands=kill)");
             }
 
-            var stream = ExecdClient.Body(Lines(100, sizes.StoredBytes));
-            double onMbps = 0, offMbps = 0;
-            for (var i = 0; i < 3; i++)
-            {
-                offMbps = Math.Max(offMbps, await ThroughputAsync(offClient, stream));
-                onMbps = Math.Max(onMbps, await ThroughputAsync(onClient, stream));
-            }
-            report.Add(new Row("durability", $"foreground streaming MB/s of {sizes.StoredBytes >> 20} MiB (best of 3), records on vs off",
-                Report.F(onMbps, 0), Report.F(offMbps, 0), Report.F(onMbps / offMbps) + "×", "≥ 0.90×", Report.Met(onMbps / offMbps >= 0.90)));
+            await CompareThroughputAsync(onClient, offClient, bulk, $" of {sizes.StoredBytes >> 20} MiB (best of 3), records on vs off");
         }
 
         // Output spliced from the pipe into the file sink (the default: nothing in the daemon's hands when it dies) against read into the
@@ -70,26 +79,10 @@ internal sealed partial class Suite
         {
             using var splicedClient = new ExecdClient(spliced.BaseAddress, connections: 1);
             using var readClient = new ExecdClient(read.BaseAddress, connections: 1);
-            var (s, r) = await InterleavedRoundTripsAsync(splicedClient, readClient, ExecdClient.Body("echo hi"));
-            var ratio = Stats.Median(s) / Stats.Median(r);
-            report.Add(new Row("durability", $"`echo hi` round trip median ms, output spliced into the file (baseline: Storage:Files:Splice=false, read and written), {s.Count} each",
-                Report.F(Stats.Median(s)), Report.F(Stats.Median(r)), Report.F(ratio) + "×", "≤ 1.10×", Report.Met(ratio <= 1.10)));
-            foreach (var (name, command) in new[]
-            {
-                ($"foreground streaming MB/s of {sizes.StoredBytes >> 20} MiB", Lines(100, sizes.StoredBytes)),
-                ("foreground streaming MB/s, stdout and stderr in turns (20,000 lines each)", "for i in $(seq 1 20000); do echo out-$i; echo err-$i >&2; done"),
-            })
-            {
-                var json = ExecdClient.Body(command);
-                double splicedMbps = 0, readMbps = 0;
-                for (var i = 0; i < 3; i++)
-                {
-                    readMbps = Math.Max(readMbps, await ThroughputAsync(readClient, json));
-                    splicedMbps = Math.Max(splicedMbps, await ThroughputAsync(splicedClient, json));
-                }
-                report.Add(new Row("durability", $"{name} (best of 3), spliced vs read and written",
-                    Report.F(splicedMbps, 0), Report.F(readMbps, 0), Report.F(splicedMbps / readMbps) + "×", "≥ 0.90×", Report.Met(splicedMbps / readMbps >= 0.90)));
-            }
+            await CompareRoundTripsAsync(splicedClient, readClient, "output spliced into the file (baseline: Storage:Files:Splice=false, read and written)");
+            await CompareThroughputAsync(splicedClient, readClient, bulk, $" of {sizes.StoredBytes >> 20} MiB (best of 3), spliced vs read and written");
+            await CompareThroughputAsync(splicedClient, readClient, "for i in $(seq 1 20000); do echo out-$i; echo err-$i >&2; done",
+                ", stdout and stderr in turns (20,000 lines each) (best of 3), spliced vs read and written");
         }
 
         // Re-indexing: 1,000 finished commands on disk, then a restart on the same storage.
