@@ -260,15 +260,10 @@ public sealed partial class DurableRecordTests : IDisposable
     {
         var gate = _dir.Combine("streams.gate");
         var pidFile = _dir.Combine("streams.pid");
-        string id;
-        await using (var child = await ChildExecd.StartAsync(_dir, Files))
-        {
-            id = await child.Client.StartBackgroundAsync($"echo $$ > {pidFile}; echo out-1; sleep 0.1; echo err-1 >&2; sleep 0.1; echo out-2; "
-                + $"while [ ! -e {gate} ]; do sleep 0.05; done; echo err-2 >&2; sleep 0.1; echo out-3");
-            await WaitForOutputAndRecordAsync(child.Client, [id]);
-            await WaitForAsync(async () => System.Text.Encoding.UTF8.GetString(await child.Client.LogBytesAsync(id)).Contains("out-2", StringComparison.Ordinal));
-            await child.SignalAsync(signal);
-        }
+        var (id, _) = await StartThenStopDaemonAsync($"echo $$ > {pidFile}; echo out-1; sleep 0.1; echo err-1 >&2; sleep 0.1; echo out-2; "
+            + $"while [ ! -e {gate} ]; do sleep 0.05; done; echo err-2 >&2; sleep 0.1; echo out-3", signal,
+            log => log.Contains("out-2", StringComparison.Ordinal),
+            whileRunning: started => WaitForAsync(() => Task.FromResult(File.Exists(Path.Combine(Files, started + ".record")))));
         try
         {
             await using var daemon = await Daemon.StartAsync(Settings());
