@@ -52,7 +52,10 @@ public sealed class RedisProviderTests : StorageProviderConformance
         }
     }
 
-    private IDatabase Plain => (_plain ??= ConnectionMultiplexer.Connect(_redis.Configuration + ",allowAdmin=true")).GetDatabase();
+    // The test's own view of Redis. Its synchronous calls wait for replies handled on this process's thread pool, which CI's parallel
+    // test projects keep busy: 15 s instead of the client's default 3 s (a clean-clone run here timed out an EXISTS at 3 s with 32
+    // work items queued).
+    private IDatabase Plain => (_plain ??= ConnectionMultiplexer.Connect(_redis.Configuration + ",allowAdmin=true,syncTimeout=15000,asyncTimeout=15000")).GetDatabase();
 
     private RedisStorageProvider Redis
     {
