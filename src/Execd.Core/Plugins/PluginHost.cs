@@ -1,5 +1,4 @@
 using System.Reflection;
-using McMaster.NETCore.Plugins;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -51,9 +50,24 @@ public static class PluginHost
                     info.MarkFailed($"no {name}.dll in plugins/{name}/ (a plugin folder holds <Name>/<Name>.dll; found {(found.Count == 0 ? "no .dll" : string.Join(", ", found))})");
                     continue;
                 }
-                var clock = System.Diagnostics.Stopwatch.StartNew();
-                LoadOne(info, services, configuration);
-                info.StartupMilliseconds = clock.Elapsed.TotalMilliseconds;
+            }
+        }
+        // Checked and activated side by side (each plugin alone: its metadata, its own load context, its registrars into a
+        // collection of its own), then registered with the host one after the other in folder order, so the host's
+        // container is the same whatever order the activations finished in.
+        var loadable = plugins.Where(p => p.State != PluginState.Failed).ToList();
+        var prepared = new Prepared?[loadable.Count];
+        Parallel.For(0, loadable.Count, i =>
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            prepared[i] = Prepare(loadable[i], configuration);
+            loadable[i].StartupMilliseconds = clock.Elapsed.TotalMilliseconds;
+        });
+        for (var i = 0; i < loadable.Count; i++)
+        {
+            if (prepared[i] is { } ready)
+            {
+                Register(loadable[i], ready, services, configuration);
             }
         }
         var catalog = new PluginCatalog(plugins, directory);
@@ -62,7 +76,11 @@ public static class PluginHost
         return catalog;
     }
 
-    private static void LoadOne(PluginInfo info, IServiceCollection services, IConfiguration configuration)
+    /// <summary>What a plugin brings once checked: its executors' names (activated on first use) or its activated services.</summary>
+    private sealed record Prepared(IReadOnlyList<string>? OnDemandExecutors, Activated? Activated);
+
+    /// <summary>The checks from metadata and, unless the plugin is on demand, its activation; null when it fails or is inactive (marked so).</summary>
+    private static Prepared? Prepare(PluginInfo info, IConfiguration configuration)
     {
         // Every check that can be made from metadata is made before any of the plugin's code is loaded.
         PluginMetadata metadata;
@@ -73,24 +91,34 @@ public static class PluginHost
         catch (Exception ex)
         {
             info.MarkFailed($"load failed: {Describe(ex)}");
-            return;
+            return null;
         }
         if (Refusal(info, metadata) is { } refused)
         {
             info.MarkFailed(refused);
-            return;
+            return null;
         }
         if (metadata.RequiredConfiguration is { } required && string.IsNullOrWhiteSpace(configuration[required]))
         {
             // Off until configured (say Redis without a connection string), known from metadata: its code and its dependencies
             // (StackExchange.Redis) are never loaded into this daemon.
             info.MarkInactive($"{required} is not set (declared in the plugin's metadata; its code was not loaded)");
-            return;
+            return null;
         }
         if (metadata.OnDemandExecutors is { Count: > 0 } names)
         {
             // Its executors are known by name: the plugin (and what it depends on, say the PowerShell SDK) is loaded
             // by the first command that asks for one of them.
+            return new Prepared(names, null);
+        }
+        return Activate(info, configuration) is { } activated ? new Prepared(null, activated) : null;
+    }
+
+    /// <summary>Adds what a prepared plugin contributes to the host's services.</summary>
+    private static void Register(PluginInfo info, Prepared prepared, IServiceCollection services, IConfiguration configuration)
+    {
+        if (prepared.OnDemandExecutors is { } names)
+        {
             info.OnDemand = true;
             var plugin = new OnDemandPlugin(info, names, configuration);
             foreach (var name in names)
@@ -102,10 +130,7 @@ public static class PluginHost
             return;
         }
 
-        if (Activate(info, configuration) is not { } activated)
-        {
-            return;
-        }
+        var activated = prepared.Activated!;
         foreach (var descriptor in activated.Services)
         {
             if (descriptor.ServiceType == typeof(PluginInactive))
@@ -153,6 +178,36 @@ public static class PluginHost
         return NewerThanHost(metadata.References);
     }
 
+    private static readonly AssemblyName[] SharedAssemblies = SharedTypes.Select(t => t.Assembly).Distinct().Select(a => a.GetName()).ToArray();
+
+    /// <summary>
+    /// The plugin's own load context (McMaster's), built directly rather than through <c>PluginLoader</c>:
+    /// <list type="bullet">
+    /// <item>Every assembly the daemon has is taken from the daemon (the default context), so the plugin's types
+    /// fit the host's container. With that, the eager walk McMaster otherwise does (loading every assembly the
+    /// shared types' assemblies reference, recursively: System.Private.Xml, System.Net.Http, … at start-up, mapped
+    /// for ever) decides nothing: lazy loading skips it.</item>
+    /// <item><c>PluginLoader</c> also reads the plugin's and the daemon's <c>*.runtimeconfig.json</c> for every
+    /// plugin, with reflection-based System.Text.Json (serializer start-up, emitted accessors: over 100 methods
+    /// compiled by the JIT before the first plugin loads), only to find <c>additionalProbingPaths</c>, which
+    /// only a <c>runtimeconfig.dev.json</c> of a development build (no longer written since .NET 6) holds. A
+    /// plugin's dependencies are in its folder, found through its deps.json.</item>
+    /// </list>
+    /// </summary>
+    private static System.Runtime.Loader.AssemblyLoadContext LoadContextFor(string path)
+    {
+        var builder = new McMaster.NETCore.Plugins.Loader.AssemblyLoadContextBuilder()
+            .SetMainAssemblyPath(path)
+            .SetDefaultContext(System.Runtime.Loader.AssemblyLoadContext.Default)
+            .PreferDefaultLoadContext(true)
+            .IsLazyLoaded(true);
+        foreach (var shared in SharedAssemblies)
+        {
+            builder.PreferDefaultLoadContextAssembly(shared);
+        }
+        return builder.Build();
+    }
+
     /// <summary>A plugin's loaded assembly and the services it registered in a collection of its own.</summary>
     internal sealed record Activated(Assembly Assembly, ServiceCollection Services);
 
@@ -166,16 +221,7 @@ public static class PluginHost
         Type[] types;
         try
         {
-            // PreferSharedTypes: every assembly the daemon has is taken from the daemon (the default context), so the
-            // eager walk McMaster otherwise does (loading every assembly the shared types' assemblies reference,
-            // recursively: System.Private.Xml, System.Net.Http, … at start-up, mapped for ever) decides nothing:
-            // IsLazyLoaded skips it.
-            var loader = PluginLoader.CreateFromAssemblyFile(info.Path, SharedTypes, c =>
-            {
-                c.PreferSharedTypes = true;
-                c.IsLazyLoaded = true;
-            });
-            assembly = loader.LoadDefaultAssembly();
+            assembly = LoadContextFor(info.Path).LoadFromAssemblyPath(info.Path);
             // Load every type now, so a broken assembly fails here and not at the first request.
             types = assembly.GetTypes();
         }
@@ -252,6 +298,8 @@ public static class PluginHost
             .GroupBy(path => System.IO.Path.GetFileNameWithoutExtension(path) ?? "", StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase));
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Version?> HostVersions = new(StringComparer.Ordinal);
+
     /// <summary>
     /// Why the plugin cannot share the daemon's types: it was compiled against a newer version of an assembly the daemon
     /// itself provides (say Microsoft.Extensions.Logging.Abstractions 11 against the daemon's 10), so the runtime would
@@ -266,7 +314,8 @@ public static class PluginHost
             {
                 continue;
             }
-            var host = AssemblyName.GetAssemblyName(path).Version;
+            // Plugins reference mostly the same assemblies: each of the daemon's files is read once.
+            var host = HostVersions.GetOrAdd(path, static p => AssemblyName.GetAssemblyName(p).Version);
             if (host is not null && wanted > host)
             {
                 conflicts.Add($"{reference.Name} {wanted} (the daemon has {host})");
