@@ -113,6 +113,11 @@ public static class ExecdApp
         });
 
         var services = builder.Services;
+        // The generated endpoint code asks the HTTP JSON options for the metadata of `object` when endpoints are built (at the
+        // first request). Answered by the default reflection resolver, that started System.Text.Json's reflection machinery
+        // (every built-in converter, emitted accessors: over 60 methods compiled by the JIT) on the first request's path.
+        // The reflection resolver stays last in the chain for any type no context knows.
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, EndpointJson.Default));
         services.Configure<ExecdOptions>(builder.Configuration.GetSection("Execd"));
         services.Configure<Execd.Server.Streaming.StreamOptions>(builder.Configuration.GetSection("Execd:Streams"));
         services.AddSingleton(TimeProvider.System);
@@ -254,3 +259,7 @@ public static class ExecdApp
         _ => LogLevel.Debug,
     };
 }
+
+/// <summary>Metadata the generated endpoint code asks the HTTP JSON options for, known at build time.</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(object))]
+internal sealed partial class EndpointJson : System.Text.Json.Serialization.JsonSerializerContext;
