@@ -147,4 +147,36 @@ public sealed class OnDemandPluginTests
         Assert.Equal("released", (string?)slow["reason"]);
         Assert.True(File.Exists(control.Combine("checked")));
     }
+
+    [Fact]
+    public async Task Ping_AnswersWhileStartupReindexingWaitsForARecordStore_OtherRequestsWaitForIt()
+    {
+        using var dir = PluginsFolder("Execd.Executors.Shell", "Execd.Storage.Memory", "Execd.TestPlugins.SlowHealthCheck");
+        using var control = TestPaths.NewDirectory("slow-store");
+        await using var daemon = await Daemon.StartAsync(new Dictionary<string, string?>
+        {
+            ["Execd:PluginsDir"] = dir.Path,
+            ["SlowHealthCheck:Directory"] = control.Path,
+            // A record store: re-indexing reads it, so it waits for its first health check.
+            ["SlowHealthCheck:RecordStore"] = "true",
+            ["Storage:Health:Timeout"] = "00:01:00",
+            ["Storage:Priorities:slow"] = "2000",
+        });
+
+        using (var ping = await daemon.Client.GetAsync("/ping"))
+        {
+            Assert.Equal(HttpStatusCode.OK, ping.StatusCode);
+        }
+        var status = daemon.Client.GetAsync("/command/status/0123456789abcdef0123456789abcdef");
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        Assert.False(status.IsCompleted, "a status request was answered before start-up re-indexing finished");
+        Assert.False(File.Exists(control.Combine("checked")), "the record store's health check finished before it was released");
+
+        File.WriteAllText(control.Combine("release"), "");
+        using var answered = await status;
+        Assert.Equal(HttpStatusCode.NotFound, answered.StatusCode);
+        Assert.True(File.Exists(control.Combine("checked")));
+        var reindex = JsonNode.Parse(await daemon.Client.GetStringAsync("/admin/storage"))!["reindex"]!;
+        Assert.Equal(0, (int)reindex["restored"]!);
+    }
 }

@@ -457,9 +457,10 @@ public sealed partial class DurableRecordTests : IDisposable
 
         await using var second = await Daemon.StartAsync(Settings());
 
+        // Re-indexing runs beside the server's start; every request but /ping waits for it.
+        var storage = JsonNode.Parse(await second.Client.GetStringAsync("/admin/storage"))!;
         Assert.False(File.Exists(orphan));
         Assert.False(File.Exists(leftover));
-        var storage = JsonNode.Parse(await second.Client.GetStringAsync("/admin/storage"))!;
         Assert.Equal(2, (int)storage["reindex"]!["swept"]!);
         Assert.Equal(3, (int)storage["reindex"]!["restored"]!);
         var files = storage["providers"]!.AsArray().Single(p => (string)p!["name"]! == $"files:{Files}")!;

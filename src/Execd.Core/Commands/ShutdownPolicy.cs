@@ -27,12 +27,25 @@ public sealed class ShutdownOptions
 /// With <see cref="RunningCommandsOnShutdown.Keep"/> it does nothing more: the commands run on (each is its own session) and the next
 /// daemon re-adopts them.
 /// </summary>
-public sealed class ShutdownPolicy(CommandService commands, IOptions<ShutdownOptions> options, ILogger<ShutdownPolicy> logger) : IHostedService
+public sealed class ShutdownPolicy(CommandService commands, IOptions<ShutdownOptions> options, ILogger<ShutdownPolicy> logger,
+    Storage.CommandReindexer? reindexer = null) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (reindexer is not null)
+        {
+            // A stop during start-up re-indexing: the commands it re-adopts are among those this policy keeps or stops.
+            try
+            {
+                await reindexer.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                logger.LogWarning("Shutting down before start-up re-indexing finished: commands it had not re-adopted yet are left to the next daemon");
+            }
+        }
         // Start records still queued are written before anything else: a command started an instant ago must be re-adoptable.
         if (commands.FlushStartRecords() is > 0 and var flushed)
         {

@@ -7,7 +7,8 @@ using Microsoft.Extensions.Options;
 namespace Execd.Core.Storage;
 
 /// <summary>
-/// At start-up (after the record stores' first health checks, before the first request): reads every command record on every provider that
+/// At start-up (after the record stores' first health checks, beside the server's start; requests other than <c>/ping</c> wait
+/// for it: <see cref="Completion"/>): reads every command record on every provider that
 /// is not unhealthy and outlives the daemon, and registers those commands again — finished ones answer status, logs and the
 /// stream as before; ones that were running when the previous daemon died are reported <c>lost</c> (exit -1, with the reason),
 /// their output as far as it reached storage kept; output that was on a provider that died with the daemon (memory) is counted
@@ -38,27 +39,72 @@ public sealed class CommandReindexer : IHostedService
     /// <summary>What the last re-indexing found (null before it ran).</summary>
     public ReindexReport? LastReport { get; private set; }
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    private readonly TaskCompletionSource _reindexed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>
+    /// Completes once start-up re-indexing has finished (at once when durability is off). It runs beside the server's
+    /// start: <c>/ping</c> answers before it, every other request waits for it (the host's gate), so a finished command is
+    /// never a 404 after a restart and no new command starts before the old ones are registered again.
+    /// </summary>
+    public Task Completion => _reindexed.Task;
+
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         if (!_options.Durability.Enabled)
         {
-            return;
+            _reindexed.TrySetResult();
+            return Task.CompletedTask;
         }
-        // Re-indexing reads the record stores found healthy, so it waits (bounded) for their first health checks, which run
-        // in the background; the daemon does not answer before it, so a finished command is never a 404 after a restart.
-        // Only the record stores are waited for (file providers: milliseconds), never a slow provider that keeps no records.
-        try
-        {
-            await _ranking.WhenChecked(_ranking.Providers.Where(p => p is ICommandRecordStore)).WaitAsync(_options.Health.Timeout + TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            _logger.LogWarning("Re-indexing before every record store's first health check finished: those not checked yet are skipped");
-        }
-        LastReport = Reindex();
+        _ = Task.Run(ReindexAtStartAsync, CancellationToken.None);
+        return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    private async Task ReindexAtStartAsync()
+    {
+        try
+        {
+            // Re-indexing reads the record stores found healthy, so it waits (bounded) for their first health checks, which run
+            // in the background. Only the record stores are waited for (file providers: milliseconds), never a slow provider
+            // that keeps no records.
+            try
+            {
+                await _ranking.WhenChecked(_ranking.Providers.Where(p => p is ICommandRecordStore)).WaitAsync(_options.Health.Timeout + TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                _logger.LogWarning("Re-indexing before every record store's first health check finished: those not checked yet are skipped");
+            }
+            LastReport = Reindex();
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            _logger.LogWarning("The daemon stopped before start-up re-indexing began: stored commands were not registered again");
+        }
+        catch (Exception ex)
+        {
+            // Requests must not wait for ever on a bug here: they go on, without the stored commands.
+            _logger.LogError(ex, "Start-up re-indexing failed: stored commands were not registered again");
+        }
+        finally
+        {
+            _reindexed.TrySetResult();
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // A stop during re-indexing waits for it (a pass is short: it reads records, it does not wait on commands).
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            _logger.LogWarning("Shutting down before start-up re-indexing finished");
+        }
+    }
 
     /// <summary>One pass over every healthy record store.</summary>
     public ReindexReport Reindex()

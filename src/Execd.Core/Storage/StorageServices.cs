@@ -25,7 +25,7 @@ public static class StorageServices
         services.AddHostedService(sp => sp.GetRequiredService<StorageHealthMonitor>());
         services.AddSingleton<CommandJournal>();
         services.AddSingleton<Commands.CaptureLocks>();
-        // After the monitor: re-indexing reads the first real ranking, and finishes before the first request is served.
+        // After the monitor: re-indexing reads the first real ranking; requests other than /ping wait for it (see Completion).
         services.AddSingleton<CommandReindexer>();
         services.AddHostedService(sp => sp.GetRequiredService<CommandReindexer>());
         services.AddHostedService<Commands.IdleMemoryTrimmer>();

@@ -197,6 +197,17 @@ public static class ExecdApp
         {
             app.UseMiddleware<AccessTokenMiddleware>(options.AccessToken);
         }
+        // Start-up re-indexing runs beside the server's start: /ping answers at once, every other request waits until the
+        // stored commands are registered again (a finished command is never a 404 after a restart).
+        var reindexed = app.Services.GetRequiredService<CommandReindexer>().Completion;
+        app.Use(async (context, next) =>
+        {
+            if (!reindexed.IsCompleted && !context.Request.Path.Equals("/ping", StringComparison.OrdinalIgnoreCase))
+            {
+                await reindexed;
+            }
+            await next(context);
+        });
         app.UseWebSockets();
         app.MapAdmin();
         app.MapCommands();
