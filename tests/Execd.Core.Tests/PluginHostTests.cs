@@ -267,4 +267,47 @@ public sealed class PluginHostTests
         Assert.Contains("already taken", body);
         Assert.Contains("exploded on purpose", body);
     }
+
+    [Fact]
+    public async Task Discover_Early_RegistrarsRunLaterWithTheHostsConfiguration()
+    {
+        using var dir = PluginsFolder("Execd.TestPlugins.Good", "Execd.TestPlugins.SlowHealthCheck", "Execd.TestPlugins.ThrowsOnRegister");
+        using var control = TestPaths.NewDirectory("slow-check");
+        var discovery = PluginHost.Discover(dir.Path);
+        await discovery.Work.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var services = new ServiceCollection();
+        services.AddLogging();
+        // SlowHealthCheck's registrar throws unless this key is set: it is only in the configuration given now.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["SlowHealthCheck:Directory"] = control.Path }).Build();
+        var catalog = services.AddExecdPlugins(dir.Path, configuration, discovery);
+
+        Assert.Equal(dir.Path, catalog.Directory);
+        Assert.Equal(["Execd.TestPlugins.Good", "Execd.TestPlugins.SlowHealthCheck", "Execd.TestPlugins.ThrowsOnRegister"], catalog.Plugins.Select(p => p.Name));
+        Assert.Equal(PluginState.Activated, catalog.Plugins[0].State);
+        Assert.Equal(["ICommandExecutor: UpperExecutor"], catalog.Plugins[0].Contributions);
+        Assert.Equal(PluginState.Activated, catalog.Plugins[1].State);
+        Assert.Equal(PluginState.Failed, catalog.Plugins[2].State);
+        Assert.Contains("registrar exploded on purpose", catalog.Plugins[2].Reason);
+        using var provider = services.BuildServiceProvider();
+        var executors = ContributionRegistry.Create<ICommandExecutor>(provider.GetServices<PluginContribution>(), provider, NullLogger.Instance);
+        Assert.Equal("upper", Assert.Single(executors).Instance.Name);
+    }
+
+    [Fact]
+    public void Discover_ForAnotherFolder_IsNotUsed()
+    {
+        using var early = PluginsFolder("Execd.TestPlugins.Good");
+        using var configured = PluginsFolder("Execd.TestPlugins.Empty");
+        var discovery = PluginHost.Discover(early.Path);
+
+        var services = new ServiceCollection();
+        services.AddLogging();
+        var catalog = services.AddExecdPlugins(configured.Path, new ConfigurationBuilder().Build(), discovery);
+
+        Assert.Equal(configured.Path, catalog.Directory);
+        var plugin = Assert.Single(catalog.Plugins);
+        Assert.Equal("Execd.TestPlugins.Empty", plugin.Name);
+        Assert.StartsWith("contributes nothing", plugin.Reason);
+    }
 }

@@ -18,12 +18,19 @@ public readonly record struct ContractVersion(int Major, int Minor)
         ?? new ContractVersion(typeof(ICommandExecutor).Assembly.GetName().Version?.Major ?? 0, 0);
 
     /// <summary>The contract <paramref name="assembly"/> says it is or was built against (its metadata), if it says.</summary>
-    public static ContractVersion? Of(Assembly assembly) =>
-        assembly.GetCustomAttributesData()
-            .Where(a => a.AttributeType == typeof(AssemblyMetadataAttribute) && a.ConstructorArguments.Count == 2
-                && (string?)a.ConstructorArguments[0].Value == MetadataKey)
-            .Select(a => Parse((string?)a.ConstructorArguments[1].Value))
-            .FirstOrDefault(v => v is not null);
+    public static ContractVersion? Of(Assembly assembly)
+    {
+        // A loop over the attributes themselves: read once at start-up, where LINQ over this value type and
+        // CustomAttributeData cost JIT-compiled generic code.
+        foreach (var attribute in assembly.GetCustomAttributes<AssemblyMetadataAttribute>())
+        {
+            if (attribute.Key == MetadataKey && Parse(attribute.Value) is { } version)
+            {
+                return version;
+            }
+        }
+        return null;
+    }
 
     /// <summary>
     /// What <paramref name="plugin"/> was built against: the major of its <c>Execd.Abstractions</c> reference, with

@@ -28,7 +28,45 @@ public static class PluginHost
         typeof(HealthCheckService), typeof(TimeProvider),
     ];
 
-    public static PluginCatalog AddExecdPlugins(this IServiceCollection services, string directory, IConfiguration configuration)
+    /// <summary>
+    /// Starts the part of plugin start-up that needs no configuration (finding the plugins, their metadata checks, loading
+    /// and scanning those not declared on demand or needing configuration) on the thread pool, so it runs while the host
+    /// builds its configuration and services. <see cref="AddExecdPlugins"/> picks it up when it is for the same folder.
+    /// </summary>
+    public static PluginDiscovery Discover(string directory) =>
+        // One core is left to the thread building the host.
+        new(directory, Task.Run(() => DiscoverNow(directory, Math.Max(1, Environment.ProcessorCount - 1))));
+
+    public static PluginCatalog AddExecdPlugins(this IServiceCollection services, string directory, IConfiguration configuration, PluginDiscovery? discovery = null)
+    {
+        var found = discovery is not null && discovery.Directory == directory ? discovery.Work.GetAwaiter().GetResult() : DiscoverNow(directory, -1);
+        // Registered one after the other in folder order, so the host's container is the same whatever order the
+        // discovery finished in.
+        foreach (var info in found.Plugins)
+        {
+            if (found.Inspected.TryGetValue(info, out var inspected) && info.State != PluginState.Failed)
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                Register(info, inspected, services, configuration);
+                info.StartupMilliseconds += clock.Elapsed.TotalMilliseconds;
+            }
+        }
+        var catalog = new PluginCatalog(found.Plugins, directory);
+        services.AddSingleton(catalog);
+        services.TryAddSingleton<PluginActivations>();
+        return catalog;
+    }
+
+    /// <summary>The plugins found in a folder (each marked Failed where a check failed) and what was learnt of the others.</summary>
+    internal sealed record Discovered(List<PluginInfo> Plugins, Dictionary<PluginInfo, Inspected> Inspected);
+
+    /// <summary>A plugin that passed its metadata checks, loaded and scanned already unless on demand or needing configuration.</summary>
+    internal sealed record Inspected(PluginMetadata Metadata, Loaded? Loaded);
+
+    /// <summary>A plugin's assembly in its own load context, its types, and its scanned contributions (registrars not run yet).</summary>
+    internal sealed record Loaded(Assembly Assembly, Type[] Types, ServiceCollection Services);
+
+    private static Discovered DiscoverNow(string directory, int parallelism)
     {
         var plugins = new List<PluginInfo>();
         if (System.IO.Directory.Exists(directory))
@@ -52,35 +90,28 @@ public static class PluginHost
                 }
             }
         }
-        // Checked and activated side by side (each plugin alone: its metadata, its own load context, its registrars into a
-        // collection of its own), then registered with the host one after the other in folder order, so the host's
-        // container is the same whatever order the activations finished in.
+        // Side by side: each plugin alone (its metadata, its own load context, a collection of its own).
         var loadable = plugins.Where(p => p.State != PluginState.Failed).ToList();
-        var prepared = new Prepared?[loadable.Count];
-        Parallel.For(0, loadable.Count, i =>
+        var inspected = new Inspected?[loadable.Count];
+        Parallel.For(0, loadable.Count, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, i =>
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            prepared[i] = Prepare(loadable[i], configuration);
+            inspected[i] = Inspect(loadable[i]);
             loadable[i].StartupMilliseconds = clock.Elapsed.TotalMilliseconds;
         });
+        var byPlugin = new Dictionary<PluginInfo, Inspected>();
         for (var i = 0; i < loadable.Count; i++)
         {
-            if (prepared[i] is { } ready)
+            if (inspected[i] is { } ok)
             {
-                Register(loadable[i], ready, services, configuration);
+                byPlugin[loadable[i]] = ok;
             }
         }
-        var catalog = new PluginCatalog(plugins, directory);
-        services.AddSingleton(catalog);
-        services.TryAddSingleton<PluginActivations>();
-        return catalog;
+        return new Discovered(plugins, byPlugin);
     }
 
-    /// <summary>What a plugin brings once checked: its executors' names (activated on first use) or its activated services.</summary>
-    private sealed record Prepared(IReadOnlyList<string>? OnDemandExecutors, Activated? Activated);
-
-    /// <summary>The checks from metadata and, unless the plugin is on demand, its activation; null when it fails or is inactive (marked so).</summary>
-    private static Prepared? Prepare(PluginInfo info, IConfiguration configuration)
+    /// <summary>The checks from metadata and, unless the plugin is on demand or needs configuration, its loading and scan; null when it fails (marked so).</summary>
+    private static Inspected? Inspect(PluginInfo info)
     {
         // Every check that can be made from metadata is made before any of the plugin's code is loaded.
         PluginMetadata metadata;
@@ -98,27 +129,27 @@ public static class PluginHost
             info.MarkFailed(refused);
             return null;
         }
-        if (metadata.RequiredConfiguration is { } required && string.IsNullOrWhiteSpace(configuration[required]))
+        if (metadata.RequiredConfiguration is not null || metadata.OnDemandExecutors.Count > 0)
+        {
+            return new Inspected(metadata, null); // decided with the configuration (Register)
+        }
+        return Load(info) is { } loaded ? new Inspected(metadata, loaded) : null;
+    }
+
+    /// <summary>Runs an inspected plugin's registrars and adds what it contributes to the host's services.</summary>
+    private static void Register(PluginInfo info, Inspected inspected, IServiceCollection services, IConfiguration configuration)
+    {
+        if (inspected.Metadata.RequiredConfiguration is { } required && string.IsNullOrWhiteSpace(configuration[required]))
         {
             // Off until configured (say Redis without a connection string), known from metadata: its code and its dependencies
             // (StackExchange.Redis) are never loaded into this daemon.
             info.MarkInactive($"{required} is not set (declared in the plugin's metadata; its code was not loaded)");
-            return null;
+            return;
         }
-        if (metadata.OnDemandExecutors is { Count: > 0 } names)
+        if (inspected.Metadata.OnDemandExecutors is { Count: > 0 } names)
         {
             // Its executors are known by name: the plugin (and what it depends on, say the PowerShell SDK) is loaded
             // by the first command that asks for one of them.
-            return new Prepared(names, null);
-        }
-        return Activate(info, configuration) is { } activated ? new Prepared(null, activated) : null;
-    }
-
-    /// <summary>Adds what a prepared plugin contributes to the host's services.</summary>
-    private static void Register(PluginInfo info, Prepared prepared, IServiceCollection services, IConfiguration configuration)
-    {
-        if (prepared.OnDemandExecutors is { } names)
-        {
             info.OnDemand = true;
             var plugin = new OnDemandPlugin(info, names, configuration);
             foreach (var name in names)
@@ -130,7 +161,10 @@ public static class PluginHost
             return;
         }
 
-        var activated = prepared.Activated!;
+        if ((inspected.Loaded ?? Load(info)) is not { } loaded || RunRegistrars(info, loaded, configuration) is not { } activated)
+        {
+            return;
+        }
         foreach (var descriptor in activated.Services)
         {
             if (descriptor.ServiceType == typeof(PluginInactive))
@@ -215,7 +249,11 @@ public static class PluginHost
     /// Loads the plugin's assembly in its own load context, scans it and runs its registrars into a collection of its
     /// own. Null (and the plugin Failed with the reason) when any step fails or it contributes nothing.
     /// </summary>
-    internal static Activated? Activate(PluginInfo info, IConfiguration configuration)
+    internal static Activated? Activate(PluginInfo info, IConfiguration configuration) =>
+        Load(info) is { } loaded ? RunRegistrars(info, loaded, configuration) : null;
+
+    /// <summary>Loads the plugin's assembly in its own load context and scans it into a collection of its own; null (and the plugin Failed) when that fails.</summary>
+    private static Loaded? Load(PluginInfo info)
     {
         Assembly assembly;
         Type[] types;
@@ -252,6 +290,21 @@ public static class PluginHost
                 .As<ITerminalExecutor>().WithSingletonLifetime()
                 .AddClasses(c => c.AssignableTo<ICodeExecutor>().WithoutAttribute<RegisteredByPluginAttribute>(), publicOnly: false)
                 .As<ICodeExecutor>().WithSingletonLifetime());
+        }
+        catch (Exception ex)
+        {
+            info.MarkFailed($"registration failed: {Describe(ex)}");
+            return null;
+        }
+        return new Loaded(assembly, types, own);
+    }
+
+    /// <summary>Runs the loaded plugin's registrars into its collection; null (and the plugin Failed or inactive) when that fails or it contributes nothing.</summary>
+    private static Activated? RunRegistrars(PluginInfo info, Loaded loaded, IConfiguration configuration)
+    {
+        var (assembly, types, own) = loaded;
+        try
+        {
             foreach (var type in types.Where(t => typeof(IExecdPlugin).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false }))
             {
                 var registrar = (IExecdPlugin)Activator.CreateInstance(type, nonPublic: true)!;
@@ -300,6 +353,21 @@ public static class PluginHost
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Version?> HostVersions = new(StringComparer.Ordinal);
 
+    // The versions of the daemon's assemblies loaded when the first plugin is checked (their files need not be read).
+    private static readonly Lazy<Dictionary<string, Version?>> LoadedVersions = new(() =>
+    {
+        var versions = new Dictionary<string, Version?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var assembly in System.Runtime.Loader.AssemblyLoadContext.Default.Assemblies)
+        {
+            var name = assembly.GetName();
+            if (name.Name is { } n)
+            {
+                versions.TryAdd(n, name.Version);
+            }
+        }
+        return versions;
+    });
+
     /// <summary>
     /// Why the plugin cannot share the daemon's types: it was compiled against a newer version of an assembly the daemon
     /// itself provides (say Microsoft.Extensions.Logging.Abstractions 11 against the daemon's 10), so the runtime would
@@ -314,8 +382,11 @@ public static class PluginHost
             {
                 continue;
             }
-            // Plugins reference mostly the same assemblies: each of the daemon's files is read once.
-            var host = HostVersions.GetOrAdd(path, static p => AssemblyName.GetAssemblyName(p).Version);
+            // Plugins reference mostly the same assemblies, most of them already loaded: each of the daemon's files is read
+            // at most once.
+            var host = HostVersions.GetOrAdd(path, static (p, name) => LoadedVersions.Value.TryGetValue(name, out var loaded)
+                ? loaded
+                : AssemblyName.GetAssemblyName(p).Version, reference.Name);
             if (host is not null && wanted > host)
             {
                 conflicts.Add($"{reference.Name} {wanted} (the daemon has {host})");

@@ -28,13 +28,16 @@ public static class ExecdApp
             Console.Error.WriteLine(Cli.Usage());
             return 2;
         }
+        // The plugin start-up that needs no configuration (metadata checks, loading, scanning) runs on the thread pool while
+        // the host is built; used only if the configuration names the same folder (a flag or EXECD_PLUGINS_DIR, as here).
+        var plugins = PluginHost.Discover(new ExecdOptions { PluginsDir = cli.Settings.GetValueOrDefault("Execd:PluginsDir") }.ResolvePluginsDir());
         // Every value a secret had at start (a flag and the environment may both hold one), before Build scrubs the environment.
         var secrets = EnvironmentBuilder.DaemonSecrets.Select(Environment.GetEnvironmentVariable)
             .Append(cli.Settings.GetValueOrDefault("Execd:AccessToken")).OfType<string>().Where(v => v.Length > 0).Distinct().ToList();
         WebApplication app;
         try
         {
-            app = Build(cli.Settings);
+            app = Build(cli.Settings, plugins);
         }
         catch (ArgumentException ex)
         {
@@ -81,7 +84,8 @@ public static class ExecdApp
     public static IEnumerable<string> Addresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
 
-    public static WebApplication Build(IDictionary<string, string?> settings)
+    /// <summary>The daemon's application; <paramref name="plugins"/>: plugin start-up begun earlier (<see cref="PluginHost.Discover"/>), if any.</summary>
+    public static WebApplication Build(IDictionary<string, string?> settings, PluginDiscovery? plugins = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddEnvironmentVariables("EXECD_");
@@ -137,7 +141,7 @@ public static class ExecdApp
         services.Configure<Execd.Core.Code.CodeOptions>(builder.Configuration.GetSection("Execd:Code"));
         services.AddSingleton<Execd.Core.Code.CodeService>();
         StartupTrace.Log(null, "configured");
-        var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration);
+        var catalog = services.AddExecdPlugins(options.ResolvePluginsDir(), builder.Configuration, plugins);
         builder.AddExecdTelemetry();
         var pluginsAt = StartupTrace.Elapsed;
 
