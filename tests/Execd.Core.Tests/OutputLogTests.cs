@@ -39,6 +39,36 @@ public sealed class OutputLogTests
         log.WriteAsync(stream, Encoding.UTF8.GetBytes(text));
 
     [Fact]
+    public async Task RunJournal_HearsEachStreamChange_ButNotStdoutFromTheFirstByte()
+    {
+        var log = new OutputLog("id", Ranking(new FakeStorageProvider("a")), NullLogger.Instance);
+        var heard = new List<long>();
+        log.RunStarting = heard.Add;
+
+        await Write(log, "out ");
+        Assert.Empty(heard);   // stdout from offset 0 is what no entry means
+        await Write(log, "more ");
+        await Write(log, "err", OutputStream.Stderr);
+        await Write(log, "out");
+
+        Assert.Equal([(9L << 1) | 1, 12L << 1], heard);
+        Assert.Equal([0L, (9L << 1) | 1, 12L << 1], log.Runs);
+    }
+
+    [Fact]
+    public async Task RunJournal_HearsStderrFromTheFirstByte()
+    {
+        var log = new OutputLog("id", Ranking(new FakeStorageProvider("a")), NullLogger.Instance);
+        var heard = new List<long>();
+        log.RunStarting = heard.Add;
+
+        await Write(log, "err", OutputStream.Stderr);
+        await Write(log, "out");
+
+        Assert.Equal([1L, 3L << 1], heard);
+    }
+
+    [Fact]
     public async Task Write_ThenRead_ByAbsoluteOffset()
     {
         var primary = new FakeStorageProvider("a");

@@ -53,6 +53,32 @@ public sealed partial class DurableRecordTests : IDisposable
     }
 
     [Fact]
+    public async Task RunJournal_OnlyForACommandThatWritesStderr()
+    {
+        await using var daemon = await Daemon.StartAsync(Settings());
+        using var stop = TestPaths.NewDirectory("journal-gate");
+        var gate = stop.Combine("go");
+        // Both stay running until released, so the journal (deleted with the end record) can be looked at.
+        var stdoutOnly = await daemon.Client.StartBackgroundAsync($"echo out; while [ ! -e {gate} ]; do sleep 0.02; done");
+        var withStderr = await daemon.Client.StartBackgroundAsync($"echo out; echo err >&2; while [ ! -e {gate} ]; do sleep 0.02; done");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!File.Exists(Path.Combine(Files, withStderr + ".runs")) || (await daemon.Client.LogBytesAsync(stdoutOnly)).Length < 4)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the stderr run was not journaled, or the stdout-only command's output not stored, within 20 s");
+            await Task.Delay(20);
+        }
+
+        // Stdout from the first byte is what a record without runs means: nothing to note, no file created and deleted.
+        Assert.False(File.Exists(Path.Combine(Files, stdoutOnly + ".runs")));
+        File.WriteAllText(gate, "");
+        await daemon.Client.WaitFinishedAsync(stdoutOnly);
+        await daemon.Client.WaitFinishedAsync(withStderr);
+        // Finished: the end record holds the runs, the journal is gone.
+        Assert.False(File.Exists(Path.Combine(Files, withStderr + ".runs")));
+        Assert.True(File.Exists(Path.Combine(Files, withStderr + ".record")));
+    }
+
+    [Fact]
     public async Task CleanStopAndRestart_FinishedCommandsStatusLogsAndStreamIdentical()
     {
         List<string> ids;

@@ -313,24 +313,7 @@ internal static partial class AdoptedProcess
     }
 
     // This pump has a thread of its own (re-adopted commands are few): it waits in poll(2) until the pipe has bytes or no writer.
-    private static void WaitReadable(SafeHandle pipe)
-    {
-        var fd = new[] { new PollFd { Fd = (int)pipe.DangerousGetHandle(), Events = 1 /* POLLIN */ } };
-        while (poll(fd, 1, -1) < 0 && Marshal.GetLastPInvokeError() == 4 /* EINTR */)
-        {
-        }
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int poll([In, Out] PollFd[] fds, nuint count, int timeoutMs);
+    private static void WaitReadable(SafeHandle pipe) => PipePoll.Wait(pipe);
 
     private static void Signal(int pid, long startTicks, int signal)
     {

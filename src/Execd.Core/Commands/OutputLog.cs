@@ -219,6 +219,13 @@ public sealed class OutputLog : IOutputWriter
 
     private void Announce(long run)
     {
+        if (run == 0 && _announced == -1)
+        {
+            // Stdout from the first byte is what a record without runs means already: no journal entry (so a command that
+            // writes only stdout never creates the journal file: one file created and deleted less per command).
+            _announced = 0;
+            return;
+        }
         if (RunStarting is { } announce && _announced != (run & 1))
         {
             _announced = run & 1;
@@ -475,6 +482,12 @@ public sealed class OutputLog : IOutputWriter
             if (segment is null || !segment.Sink.CanAppendFromPipe)
             {
                 return -2;
+            }
+            // The run journal hears of a stream only when it has bytes to store: a pump's first look at a pipe that is still empty,
+            // or at one whose writer has gone, moves nothing and notes nothing (before, every command's empty stderr made a journal).
+            if (PipePoll.Probe(pipe) is var state && state != PipeState.Bytes)
+            {
+                return state == PipeState.End ? 0 : -1;
             }
             var offset = _length;
             var sinkOffset = segment.Sink.Length;
