@@ -10,7 +10,7 @@ namespace Execd.Core.Storage;
 /// <see cref="StorageOptions.RetentionOptions.FinishedOutputTtl"/> and, oldest finished first, while all stored
 /// output exceeds <see cref="StorageOptions.RetentionOptions.MaxTotalBytes"/>; forgets the oldest finished
 /// records beyond <see cref="StorageOptions.RetentionOptions.MaxFinishedCommands"/>. A running command is never touched.
-/// Runs every sweep interval and whenever a command finishes.
+/// Runs every sweep interval and whenever a command finishes (at most every <see cref="MinimumGap"/>).
 /// </summary>
 public sealed class RetentionService : BackgroundService
 {
@@ -29,6 +29,12 @@ public sealed class RetentionService : BackgroundService
         _commands.CommandFinished += _ => _wake.Set();
     }
 
+    /// <summary>
+    /// The least time between two passes: a pass walks and sorts every finished command, so commands finishing one after
+    /// another (each waking the loop) are swept together rather than one pass each, which grew with the history.
+    /// </summary>
+    internal static readonly TimeSpan MinimumGap = TimeSpan.FromMilliseconds(200);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (await _wake.WaitAsync(_options.SweepInterval, stoppingToken))
@@ -41,6 +47,14 @@ public sealed class RetentionService : BackgroundService
             {
                 // A bug here must not stop retention for good.
                 _logger.LogError(ex, "Retention sweep failed");
+            }
+            try
+            {
+                await Task.Delay(MinimumGap, _time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
         }
     }
