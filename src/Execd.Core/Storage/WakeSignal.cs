@@ -1,28 +1,33 @@
-using System.Threading.Channels;
-
 namespace Execd.Core.Storage;
 
 /// <summary>A coalescing wake-up for background loops: run every interval, or sooner when signalled.</summary>
+/// <remarks>
+/// A semaphore of one: no generic channel types for the JIT to compile on the host's start-up path (the loops' first wait
+/// runs while the host starts), and no token source and timer per wait.
+/// </remarks>
 internal sealed class WakeSignal
 {
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly SemaphoreSlim _signal = new(0, 1);
+    private readonly Lock _gate = new();
 
     /// <summary>Wakes the loop (a pending wake-up absorbs this one).</summary>
-    public void Set() => _wake.Writer.TryWrite(true);
+    public void Set()
+    {
+        lock (_gate)
+        {
+            if (_signal.CurrentCount == 0)
+            {
+                _signal.Release();
+            }
+        }
+    }
 
     /// <summary>Waits for a signal or <paramref name="interval"/>; false once <paramref name="stopping"/> is cancelled.</summary>
     public async Task<bool> WaitAsync(TimeSpan interval, CancellationToken stopping)
     {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        wait.CancelAfter(interval);
         try
         {
-            await _wake.Reader.WaitToReadAsync(wait.Token);
-            _wake.Reader.TryRead(out _);
-        }
-        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
-        {
-            // The interval elapsed.
+            await _signal.WaitAsync(interval, stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
