@@ -58,7 +58,7 @@ public sealed class PrivateTmpEndToEndTests
             await RunBatchAsync(client, 20, "for i in $(seq 1 120); do echo line-$i; sleep 0.01; done", Scenario.SeqLines(1, 120, "line-"));
             var (seen, within) = await sawReRanking;
             Assert.True(seen, "/admin/storage never showed /tmp/execd re-ranked");
-            Assert.InRange(within, TimeSpan.Zero, TimeSpan.FromSeconds(10));
+            Assert.InRange(within, TimeSpan.Zero, TimeSpan.FromSeconds(45));
             Assert.Contains("tmp-deleted", File.ReadAllText(keep.Combine("events")).Split('\n'));
         }
         finally
@@ -127,7 +127,9 @@ public sealed class PrivateTmpEndToEndTests
     private static async Task<(bool Seen, TimeSpan Within)> WatchForReRankingAsync(HttpClient client, string name)
     {
         var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < TimeSpan.FromSeconds(15))
+        // Generous: a liveness check of the re-ranking (health interval 1 s here), not a timing; a clean-clone CI run, with the
+        // other test projects running beside it on 2 cores, once took over 15 s to show it.
+        while (watch.Elapsed < TimeSpan.FromSeconds(45))
         {
             var providers = await client.ProvidersAsync();
             var entry = providers.First(p => (string?)p!["name"] == name)!;
