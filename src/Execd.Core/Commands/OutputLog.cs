@@ -203,7 +203,7 @@ public sealed class OutputLog : IOutputWriter
     /// </summary>
     internal Action<long>? RunStarting { get; set; }
 
-    private long _announced = -1;   // the stream bit the run journal heard of last
+    private long _announced = -1;   // the stream bit the run journal heard of last; -1: nothing yet
 
     // A run entry (see Runs): the offset, with the stream in the lowest bit.
     private static long Run(OutputStream stream, long offset) => (offset << 1) | (stream == OutputStream.Stderr ? 1L : 0L);
@@ -219,14 +219,11 @@ public sealed class OutputLog : IOutputWriter
 
     private void Announce(long run)
     {
-        if (run == 0 && _announced == -1)
-        {
-            // Stdout from the first byte is what a record without runs means already: no journal entry (so a command that
-            // writes only stdout never creates the journal file: one file created and deleted less per command).
-            _announced = 0;
-            return;
-        }
-        if (RunStarting is { } announce && _announced != (run & 1))
+        // The journal needs an entry only where the stream differs from what a next daemon assumes anyway for the next byte: the
+        // stream the journal heard of last, else the last run this log holds (restored from the record, or written since without a
+        // change), else stdout (a record without runs means stdout). So a command that writes only stdout never creates the journal.
+        var assumed = _announced >= 0 ? _announced : _runs.Count > 0 ? _runs[^1] & 1 : 0;
+        if (RunStarting is { } announce && assumed != (run & 1))
         {
             _announced = run & 1;
             announce(run);
