@@ -53,6 +53,12 @@ public sealed class CommandRecord : ICommandContext
     /// <summary>The command was forgotten (retention) and its record deleted: nothing writes it again.</summary>
     internal bool RecordForgotten { get; set; }
 
+    /// <summary>
+    /// A run journal may be beside its record (this daemon appended to it, or a previous daemon ran the command): the journal deletes
+    /// it once a record that is not running holds every run, and only then (no file to unlink for most commands).
+    /// </summary>
+    internal bool MayHaveRunJournal { get; set; }
+
     public string Id => Spec.Id;
     public CommandSpec Spec { get; }
     public OutputLog Log { get; }

@@ -152,6 +152,7 @@ public sealed class CommandService
         var record = Register(spec, log, startedAt);
         record.RecordStore = recordStore;
         record.CapturePipes = pipes;
+        record.MayHaveRunJournal = true;   // the previous daemon's, if it appended to one
         // The record must name the sink this daemon stores the command's output in before a byte is in it: written after, a crash in
         // between would leave bytes no record names, which the next start-up sweeps. So the sink opens now, and the start record is
         // written here rather than queued, before the pipes are read.

@@ -64,11 +64,12 @@ public sealed class CommandJournal
                 TryDelete(previous, record.Id);
             }
             record.RecordStore = store;
-            if (record.State != CommandState.Running)
+            if (record.State != CommandState.Running && record.MayHaveRunJournal)
             {
                 try
                 {
                     store.DeleteRuns(record.Id);   // the record holds every run now
+                    record.MayHaveRunJournal = false;
                 }
                 catch (Exception ex)
                 {
@@ -115,6 +116,7 @@ public sealed class CommandJournal
         {
             return;
         }
+        record.MayHaveRunJournal = true;
         Span<byte> entry = stackalloc byte[sizeof(long)];
         System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(entry, run);
         try

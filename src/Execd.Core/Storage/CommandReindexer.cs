@@ -138,6 +138,8 @@ public sealed class CommandReindexer : IHostedService
                 {
                     var record = Restore(provider, stored, byName, referenced);
                     record.RecordStore = provider;
+                    // Was running when the previous daemon stopped: it may have left a run journal (re-adopted ones: see Adopt).
+                    record.MayHaveRunJournal |= record.State is CommandState.Lost or CommandState.Orphaned;
                     _commands.Restore(record);
                     if (record.State == CommandState.Running)
                     {
