@@ -42,10 +42,11 @@ public static class PluginHost
         var found = discovery is not null && discovery.Directory == directory ? discovery.Work.GetAwaiter().GetResult() : DiscoverNow(directory, -1);
         // Registered one after the other in folder order, so the host's container is the same whatever order the
         // discovery finished in.
-        foreach (var info in found.Plugins)
+        for (var i = 0; i < found.Plugins.Count; i++)
         {
-            if (found.Inspected.TryGetValue(info, out var inspected) && info.State != PluginState.Failed)
+            if (found.Inspected[i] is { } inspected)
             {
+                var info = found.Plugins[i];
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 Register(info, inspected, services, configuration);
                 info.StartupMilliseconds += clock.Elapsed.TotalMilliseconds;
@@ -57,8 +58,8 @@ public static class PluginHost
         return catalog;
     }
 
-    /// <summary>The plugins found in a folder (each marked Failed where a check failed) and what was learnt of the others.</summary>
-    internal sealed record Discovered(List<PluginInfo> Plugins, Dictionary<PluginInfo, Inspected> Inspected);
+    /// <summary>The plugins found in a folder, in folder order, and what was learnt of each (null where it failed, marked so).</summary>
+    internal sealed record Discovered(List<PluginInfo> Plugins, Inspected?[] Inspected);
 
     /// <summary>A plugin that passed its metadata checks, loaded and scanned already unless on demand or needing configuration.</summary>
     internal sealed record Inspected(PluginMetadata Metadata, Loaded? Loaded);
@@ -91,23 +92,17 @@ public static class PluginHost
             }
         }
         // Side by side: each plugin alone (its metadata, its own load context, a collection of its own).
-        var loadable = plugins.Where(p => p.State != PluginState.Failed).ToList();
-        var inspected = new Inspected?[loadable.Count];
-        Parallel.For(0, loadable.Count, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, i =>
+        var inspected = new Inspected?[plugins.Count];
+        Parallel.For(0, plugins.Count, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, i =>
         {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            inspected[i] = Inspect(loadable[i]);
-            loadable[i].StartupMilliseconds = clock.Elapsed.TotalMilliseconds;
-        });
-        var byPlugin = new Dictionary<PluginInfo, Inspected>();
-        for (var i = 0; i < loadable.Count; i++)
-        {
-            if (inspected[i] is { } ok)
+            if (plugins[i].State != PluginState.Failed)
             {
-                byPlugin[loadable[i]] = ok;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                inspected[i] = Inspect(plugins[i]);
+                plugins[i].StartupMilliseconds = clock.Elapsed.TotalMilliseconds;
             }
-        }
-        return new Discovered(plugins, byPlugin);
+        });
+        return new Discovered(plugins, inspected);
     }
 
     /// <summary>The checks from metadata and, unless the plugin is on demand or needs configuration, its loading and scan; null when it fails (marked so).</summary>
@@ -351,22 +346,12 @@ public static class PluginHost
             .GroupBy(path => System.IO.Path.GetFileNameWithoutExtension(path) ?? "", StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase));
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Version?> HostVersions = new(StringComparer.Ordinal);
-
-    // The versions of the daemon's assemblies loaded when the first plugin is checked (their files need not be read).
-    private static readonly Lazy<Dictionary<string, Version?>> LoadedVersions = new(() =>
-    {
-        var versions = new Dictionary<string, Version?>(StringComparer.OrdinalIgnoreCase);
-        foreach (var assembly in System.Runtime.Loader.AssemblyLoadContext.Default.Assemblies)
-        {
-            var name = assembly.GetName();
-            if (name.Name is { } n)
-            {
-                versions.TryAdd(n, name.Version);
-            }
-        }
-        return versions;
-    });
+    // The version of each of the daemon's assemblies a plugin references: seeded from the assemblies the daemon has loaded (no file
+    // read), others read from their file once (plugins reference mostly the same assemblies).
+    private static readonly Lazy<System.Collections.Concurrent.ConcurrentDictionary<string, Version?>> HostVersions = new(() => new(
+        System.Runtime.Loader.AssemblyLoadContext.Default.Assemblies.Select(a => a.GetName()).Where(n => n.Name is not null)
+            .DistinctBy(n => n.Name, StringComparer.OrdinalIgnoreCase).Select(n => KeyValuePair.Create(n.Name!, n.Version)),
+        StringComparer.OrdinalIgnoreCase));
 
     /// <summary>
     /// Why the plugin cannot share the daemon's types: it was compiled against a newer version of an assembly the daemon
@@ -382,11 +367,7 @@ public static class PluginHost
             {
                 continue;
             }
-            // Plugins reference mostly the same assemblies, most of them already loaded: each of the daemon's files is read
-            // at most once.
-            var host = HostVersions.GetOrAdd(path, static (p, name) => LoadedVersions.Value.TryGetValue(name, out var loaded)
-                ? loaded
-                : AssemblyName.GetAssemblyName(p).Version, reference.Name);
+            var host = HostVersions.Value.GetOrAdd(reference.Name, static (_, p) => AssemblyName.GetAssemblyName(p).Version, path);
             if (host is not null && wanted > host)
             {
                 conflicts.Add($"{reference.Name} {wanted} (the daemon has {host})");
