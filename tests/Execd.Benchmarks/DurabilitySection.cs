@@ -26,6 +26,19 @@ internal sealed partial class Suite
     }
 
     /// <summary>One row: `echo hi` round trips of two daemons, interleaved; the measured one must stay within 10 % of the baseline.</summary>
+    /// <summary>
+    /// Two daemons started together (so neither has run more commands), the second with <paramref name="baselineArgs"/>, each with
+    /// one client for <paramref name="compare"/> (measured first, baseline second).
+    /// </summary>
+    private static async Task WithDaemonPairAsync(string[] baselineArgs, Func<ExecdClient, ExecdClient, Task> compare)
+    {
+        await using var measured = await DaemonProcess.StartAsync();
+        await using var baseline = await DaemonProcess.StartAsync(baselineArgs);
+        using var measuredClient = new ExecdClient(measured.BaseAddress, connections: 1);
+        using var baselineClient = new ExecdClient(baseline.BaseAddress, connections: 1);
+        await compare(measuredClient, baselineClient);
+    }
+
     private async Task CompareRoundTripsAsync(ExecdClient measured, ExecdClient baseline, string what)
     {
         var (m, b) = await InterleavedRoundTripsAsync(measured, baseline, ExecdClient.Body("echo hi"));
@@ -60,13 +73,8 @@ internal sealed partial class Suite
 
             // What lets commands outlive the daemon (RunningCommands=keep, the default: child-held pipes, the exit trap) against plain
             // pipes (kill). Two daemons started together, so neither has run more commands (a longer-lived one was compared before).
-            await using (var keep = await DaemonProcess.StartAsync())
-            await using (var pipes = await DaemonProcess.StartAsync(["--config", "Execd:Shutdown:RunningCommands=kill"]))
-            {
-                using var keepClient = new ExecdClient(keep.BaseAddress, connections: 1);
-                using var pipesClient = new ExecdClient(pipes.BaseAddress, connections: 1);
-                await CompareRoundTripsAsync(keepClient, pipesClient, "commands kept for the next daemon (keep) (baseline: Execd:Shutdown:RunningCommands=kill)");
-            }
+            await WithDaemonPairAsync(["--config", "Execd:Shutdown:RunningCommands=kill"], (keep, pipes) =>
+                CompareRoundTripsAsync(keep, pipes, "commands kept for the next daemon (keep) (baseline: Execd:Shutdown:RunningCommands=kill)"));
 
             await CompareThroughputAsync(onClient, offClient, bulk, $" of {sizes.StoredBytes >> 20} MiB (best of 3), records on vs off");
         }
@@ -74,16 +82,13 @@ internal sealed partial class Suite
         // Output spliced from the pipe into the file sink (the default: nothing in the daemon's hands when it dies) against read into the
         // daemon and written (Storage:Files:Splice=false, what came before): round trip, bulk streaming, and stdout/stderr in turns (each
         // turn also appends to the run journal of a command kept for the next daemon).
-        await using (var spliced = await DaemonProcess.StartAsync())
-        await using (var read = await DaemonProcess.StartAsync(["--config", "Storage:Files:Splice=false"]))
+        await WithDaemonPairAsync(["--config", "Storage:Files:Splice=false"], async (spliced, read) =>
         {
-            using var splicedClient = new ExecdClient(spliced.BaseAddress, connections: 1);
-            using var readClient = new ExecdClient(read.BaseAddress, connections: 1);
-            await CompareRoundTripsAsync(splicedClient, readClient, "output spliced into the file (baseline: Storage:Files:Splice=false, read and written)");
-            await CompareThroughputAsync(splicedClient, readClient, bulk, $" of {sizes.StoredBytes >> 20} MiB (best of 3), spliced vs read and written");
-            await CompareThroughputAsync(splicedClient, readClient, "for i in $(seq 1 20000); do echo out-$i; echo err-$i >&2; done",
+            await CompareRoundTripsAsync(spliced, read, "output spliced into the file (baseline: Storage:Files:Splice=false, read and written)");
+            await CompareThroughputAsync(spliced, read, bulk, $" of {sizes.StoredBytes >> 20} MiB (best of 3), spliced vs read and written");
+            await CompareThroughputAsync(spliced, read, "for i in $(seq 1 20000); do echo out-$i; echo err-$i >&2; done",
                 ", stdout and stderr in turns (20,000 lines each) (best of 3), spliced vs read and written");
-        }
+        });
 
         // Re-indexing: 1,000 finished commands on disk, then a restart on the same storage.
         const int stored = 1000;

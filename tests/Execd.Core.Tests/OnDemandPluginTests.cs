@@ -119,14 +119,7 @@ public sealed class OnDemandPluginTests
     {
         using var dir = PluginsFolder("Execd.Executors.Shell", "Execd.Storage.Memory", "Execd.TestPlugins.SlowHealthCheck");
         using var control = TestPaths.NewDirectory("slow-check");
-        await using var daemon = await Daemon.StartAsync(new Dictionary<string, string?>
-        {
-            ["Execd:PluginsDir"] = dir.Path,
-            ["SlowHealthCheck:Directory"] = control.Path,
-            ["Storage:Health:Timeout"] = "00:01:00",
-            // Ranked after memory: a command waits only for the providers ranked before the first healthy one.
-            ["Storage:Priorities:slow"] = "2000",
-        });
+        await using var daemon = await StartWithSlowCheckAsync(dir, control, recordStore: false);
 
         using (var ping = await daemon.Client.GetAsync("/ping"))
         {
@@ -153,15 +146,8 @@ public sealed class OnDemandPluginTests
     {
         using var dir = PluginsFolder("Execd.Executors.Shell", "Execd.Storage.Memory", "Execd.TestPlugins.SlowHealthCheck");
         using var control = TestPaths.NewDirectory("slow-store");
-        await using var daemon = await Daemon.StartAsync(new Dictionary<string, string?>
-        {
-            ["Execd:PluginsDir"] = dir.Path,
-            ["SlowHealthCheck:Directory"] = control.Path,
-            // A record store: re-indexing reads it, so it waits for its first health check.
-            ["SlowHealthCheck:RecordStore"] = "true",
-            ["Storage:Health:Timeout"] = "00:01:00",
-            ["Storage:Priorities:slow"] = "2000",
-        });
+        // A record store: re-indexing reads it, so it waits for its first health check.
+        await using var daemon = await StartWithSlowCheckAsync(dir, control, recordStore: true);
 
         using (var ping = await daemon.Client.GetAsync("/ping"))
         {
@@ -179,4 +165,19 @@ public sealed class OnDemandPluginTests
         var reindex = JsonNode.Parse(await daemon.Client.GetStringAsync("/admin/storage"))!["reindex"]!;
         Assert.Equal(0, (int)reindex["restored"]!);
     }
+
+    /// <summary>
+    /// A daemon with the shell, memory and the slow-check plugins from <paramref name="plugins"/>; the slow check blocks until
+    /// <paramref name="control"/> has a <c>release</c> file, is ranked after memory (a command waits only for the providers ranked
+    /// before the first healthy one) and, with <paramref name="recordStore"/>, is a record store.
+    /// </summary>
+    private static Task<Daemon> StartWithSlowCheckAsync(TestDirectory plugins, TestDirectory control, bool recordStore) =>
+        Daemon.StartAsync(new Dictionary<string, string?>
+        {
+            ["Execd:PluginsDir"] = plugins.Path,
+            ["SlowHealthCheck:Directory"] = control.Path,
+            ["SlowHealthCheck:RecordStore"] = recordStore ? "true" : "false",
+            ["Storage:Health:Timeout"] = "00:01:00",
+            ["Storage:Priorities:slow"] = "2000",
+        });
 }
