@@ -123,6 +123,9 @@ internal sealed class TerminalSocket : IAsyncDisposable
         int? exitCode = null;
         string? error = null;
         var inputRacedExit = false;
+        // Input that reached the daemon after the shell exited (the end-of-file after piped lines ending in `exit`, say) is refused
+        // with STDIN_WRITE_FAILED; with the shell's exit frame also there (in either order), that is how the session ended, not a failure.
+        TerminalEnd End() => new(exitCode, inputRacedExit && exitCode is not null ? null : error, _socket.CloseStatus, _socket.CloseStatusDescription);
         var replayHeader = -1; // bytes of a replay message's header still to skip; -1 when not in a replay message
         var channel = (byte)0;
         while (true)
@@ -134,7 +137,7 @@ internal sealed class TerminalSocket : IAsyncDisposable
             }
             catch (WebSocketException) when (_socket.State is WebSocketState.Aborted or WebSocketState.Closed)
             {
-                return new TerminalEnd(exitCode, error, _socket.CloseStatus, _socket.CloseStatusDescription);
+                return End();
             }
             if (result.MessageType == WebSocketMessageType.Close)
             {
@@ -142,7 +145,7 @@ internal sealed class TerminalSocket : IAsyncDisposable
                 {
                     await CloseOutputAsync(WebSocketCloseStatus.NormalClosure, cancel).ConfigureAwait(false);
                 }
-                return new TerminalEnd(exitCode, error, _socket.CloseStatus, _socket.CloseStatusDescription);
+                return End();
             }
             var data = buffer.AsMemory(0, result.Count);
             if (result.MessageType == WebSocketMessageType.Text)
@@ -159,20 +162,10 @@ internal sealed class TerminalSocket : IAsyncDisposable
                             break;
                         case "exit":
                             exitCode = (int?)frame!["exit_code"];
-                            if (inputRacedExit)
-                            {
-                                error = null;
-                            }
                             break;
                         case "error":
-                            // Input that reached the daemon after the shell exited (the end-of-file after piped lines ending in
-                            // `exit`, say) is refused with STDIN_WRITE_FAILED; with the shell's exit frame also there, that is
-                            // how the session ended, not a failure.
-                            inputRacedExit = (string?)frame!["code"] == "STDIN_WRITE_FAILED";
-                            if (!(inputRacedExit && exitCode is not null))
-                            {
-                                error = $"{(string?)frame!["error"]} ({(string?)frame["code"]})";
-                            }
+                            error = $"{(string?)frame!["error"]} ({(string?)frame["code"]})";
+                            inputRacedExit = (string?)frame["code"] == "STDIN_WRITE_FAILED";
                             break;
                     }
                 }
