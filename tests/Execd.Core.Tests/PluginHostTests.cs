@@ -274,7 +274,7 @@ public sealed class PluginHostTests
         using var dir = PluginsFolder("Execd.TestPlugins.Good", "Execd.TestPlugins.SlowHealthCheck", "Execd.TestPlugins.ThrowsOnRegister");
         using var control = TestPaths.NewDirectory("slow-check");
         var discovery = PluginHost.Discover(dir.Path);
-        await discovery.Work.WaitAsync(TimeSpan.FromSeconds(30));
+        await discovery.Found.WaitAsync(TimeSpan.FromSeconds(30));
 
         var services = new ServiceCollection();
         services.AddLogging();
@@ -292,6 +292,22 @@ public sealed class PluginHostTests
         using var provider = services.BuildServiceProvider();
         var executors = ContributionRegistry.Create<ICommandExecutor>(provider.GetServices<PluginContribution>(), provider, NullLogger.Instance);
         Assert.Equal("upper", Assert.Single(executors).Instance.Name);
+    }
+
+    [Fact]
+    public void Discover_HostArrivingAtOnce_TakesItsShare_SameCatalogAsWithoutEarlyDiscovery()
+    {
+        using var dir = PluginsFolder("Execd.TestPlugins.Empty", "Execd.TestPlugins.FutureFramework", "Execd.TestPlugins.Good", "Execd.TestPlugins.NewerDependency", "Execd.TestPlugins.ThrowsOnRegister");
+        var configuration = new ConfigurationBuilder().Build();
+        // The host's thread gets to the plugins while the early discovery has barely started: both inspect, each plugin once.
+        var early = new ServiceCollection().AddExecdPlugins(dir.Path, configuration, PluginHost.Discover(dir.Path));
+        var alone = new ServiceCollection().AddExecdPlugins(dir.Path, configuration);
+
+        Assert.Equal(alone.Plugins.Select(p => p.Name), early.Plugins.Select(p => p.Name));
+        Assert.Equal(alone.Plugins.Select(p => (p.State, p.Reason, string.Join("; ", p.Contributions))),
+            early.Plugins.Select(p => (p.State, p.Reason, string.Join("; ", p.Contributions))));
+        Assert.Contains(early.Plugins, p => p.State == PluginState.Activated);
+        Assert.Contains(early.Plugins, p => p.State == PluginState.Failed);
     }
 
     [Fact]

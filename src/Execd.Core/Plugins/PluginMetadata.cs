@@ -32,15 +32,18 @@ public sealed record PluginMetadata(
     /// <summary>Reads <paramref name="path"/>; throws <see cref="BadImageFormatException"/> for a file that is not a .NET assembly.</summary>
     public static PluginMetadata Read(string path)
     {
-        using var stream = File.OpenRead(path);
-        using var pe = new PEReader(stream);
+        using var pe = Open(path);
         if (!pe.HasMetadata)
         {
             throw new BadImageFormatException("not a .NET assembly (no metadata)", path);
         }
         var reader = pe.GetMetadataReader();
         var definition = reader.GetAssemblyDefinition();
-        var references = reader.AssemblyReferences.Select(h => reader.GetAssemblyReference(h).GetAssemblyName()).ToList();
+        var references = new List<AssemblyName>(reader.AssemblyReferences.Count);
+        foreach (var handle in reader.AssemblyReferences)
+        {
+            references.Add(reader.GetAssemblyReference(handle).GetAssemblyName());
+        }
         string? framework = null;
         var metadata = new List<KeyValuePair<string, string?>>();
         foreach (var handle in definition.GetCustomAttributes())
@@ -57,6 +60,28 @@ public sealed record PluginMetadata(
             }
         }
         return new PluginMetadata(definition.Version, framework, references, metadata);
+    }
+
+    /// <summary>The assembly version in <paramref name="path"/>'s metadata; null when it is not a readable .NET assembly.</summary>
+    public static Version? AssemblyVersion(string path)
+    {
+        try
+        {
+            using var pe = Open(path);
+            return pe.HasMetadata ? pe.GetMetadataReader().GetAssemblyDefinition().Version : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or BadImageFormatException)
+        {
+            return null;
+        }
+    }
+
+    // Read into memory: an assembly's file is small, and a reader over the open file would map it (loading System.IO.MemoryMappedFiles
+    // for it on the start-up path).
+    private static PEReader Open(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return new PEReader(stream, PEStreamOptions.PrefetchEntireImage);
     }
 
     /// <summary>The first value stamped under <paramref name="key"/>, or null.</summary>
