@@ -96,7 +96,8 @@ public sealed class CaptureLocks : IDisposable
                 {
                     File.SetUnixFileMode(dir, DirectoryMode);
                 }
-                // .NET takes a shared flock of its own when it opens a file for reading: it fails (IOException) while a trap holds it exclusively.
+                // Where .NET takes a shared flock of its own at open (not in the published daemon: System.IO.DisableFileLocking), the open
+                // fails (IOException) while a trap holds it exclusively; the explicit flock below decides either way.
                 held.Handle = new FileStream(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.Read, Share = FileShare.ReadWrite, UnixCreateMode = LockMode });
                 if (File.GetUnixFileMode(held.Handle.SafeFileHandle) != LockMode)
                 {
@@ -114,7 +115,7 @@ public sealed class CaptureLocks : IDisposable
         }
         catch (IOException)
         {
-            return false;   // locked exclusively by a draining trap (.NET's own flock at open): tried again until the deadline
+            return false;   // locked exclusively by a draining trap (.NET's own flock at open, where it takes one): tried again until the deadline
         }
     }
 
