@@ -416,10 +416,24 @@ public static class PluginHost
         return byName;
     });
 
-    // The version of each of the daemon's assemblies a plugin references, read once from its file's metadata with the reader
-    // the plugins' own checks use (plugins reference mostly the same assemblies). Not AssemblyName.GetAssemblyName: its
-    // first call cost 16-23 ms; not the loaded assemblies' names: asking each of them cost 7-10 ms.
+    // The version of each of the daemon's assemblies a plugin references, found once (plugins reference mostly the same assemblies):
+    // the loaded assembly's when it is loaded, else read from its file's metadata with the reader the plugins' own checks use. Not
+    // AssemblyName.GetAssemblyName (its first call cost 16-23 ms), and the name of only the one loaded assembly that matches (asking
+    // every loaded assembly for its name cost 7-10 ms).
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Version?> HostVersions = new(StringComparer.OrdinalIgnoreCase);
+
+    private static Version? HostVersion(string name, string path)
+    {
+        foreach (var assembly in System.Runtime.Loader.AssemblyLoadContext.Default.Assemblies)
+        {
+            // "Name, Version=…, Culture=…, PublicKeyToken=…"
+            if (assembly.FullName is { } full && full.Length > name.Length && full[name.Length] == ',' && full.StartsWith(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return assembly.GetName().Version;
+            }
+        }
+        return PluginMetadata.AssemblyVersion(path);
+    }
 
     /// <summary>
     /// Why the plugin cannot share the daemon's types: it was compiled against a newer version of an assembly the daemon
@@ -435,7 +449,7 @@ public static class PluginHost
             {
                 continue;
             }
-            var host = HostVersions.GetOrAdd(reference.Name, static (_, p) => PluginMetadata.AssemblyVersion(p), path);
+            var host = HostVersions.GetOrAdd(reference.Name, static (name, p) => HostVersion(name, p), path);
             if (host is not null && wanted > host)
             {
                 conflicts.Add($"{reference.Name} {wanted} (the daemon has {host})");

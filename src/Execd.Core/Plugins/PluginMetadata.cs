@@ -76,12 +76,12 @@ public sealed record PluginMetadata(
         }
     }
 
-    // Read into memory: an assembly's file is small, and a reader over the open file would map it (loading System.IO.MemoryMappedFiles
-    // for it on the start-up path).
+    // The headers and the metadata read into memory (not the code: a framework assembly's image is mostly code), so the file is
+    // not mapped either (that loaded System.IO.MemoryMappedFiles on the start-up path).
     private static PEReader Open(string path)
     {
         using var stream = File.OpenRead(path);
-        return new PEReader(stream, PEStreamOptions.PrefetchEntireImage);
+        return new PEReader(stream, PEStreamOptions.PrefetchMetadata);
     }
 
     /// <summary>The first value stamped under <paramref name="key"/>, or null.</summary>
