@@ -85,7 +85,18 @@ public sealed record PluginMetadata(
     }
 
     /// <summary>The first value stamped under <paramref name="key"/>, or null.</summary>
-    public string? Value(string key) => Metadata.FirstOrDefault(m => m.Key == key).Value;
+    public string? Value(string key)
+    {
+        // A loop: LINQ over this pair (a value type) is generic code the JIT compiles on the start-up path.
+        for (var i = 0; i < Metadata.Count; i++)
+        {
+            if (Metadata[i].Key == key)
+            {
+                return Metadata[i].Value;
+            }
+        }
+        return null;
+    }
 
     /// <summary>The configuration key the plugin declares it needs (<see cref="RequiresConfigurationKey"/>), or null.</summary>
     public string? RequiredConfiguration => Value(RequiresConfigurationKey) is { Length: > 0 } key ? key.Trim() : null;
