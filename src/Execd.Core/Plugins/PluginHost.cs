@@ -35,15 +35,14 @@ public static class PluginHost
     /// the host's thread takes its share of the plugins not inspected yet.
     /// </summary>
     public static PluginDiscovery Discover(string directory) =>
-        // One core is left to the thread building the host, which helps once it gets to the plugins.
-        new(directory, Task.Run(() => Inspection.Start(directory, Math.Max(1, Environment.ProcessorCount - 1))));
+        new(directory, Task.Run(() => Inspection.Start(directory)));
 
     public static PluginCatalog AddExecdPlugins(this IServiceCollection services, string directory, IConfiguration configuration, PluginDiscovery? discovery = null)
     {
-        var inspection = discovery is not null && discovery.Directory == directory
+        var found = discovery is not null && discovery.Directory == directory
             ? discovery.Found.GetAwaiter().GetResult()
-            : Inspection.Start(directory, Environment.ProcessorCount - 1);
-        var found = inspection.Help();
+            : Inspection.Start(directory);
+        found.Help();
         // Registered one after the other in folder order, so the host's container is the same whatever order the
         // discovery finished in.
         for (var i = 0; i < found.Plugins.Count; i++)
@@ -62,9 +61,6 @@ public static class PluginHost
         return catalog;
     }
 
-    /// <summary>The plugins found in a folder, in folder order, and what was learnt of each (null where it failed, marked so).</summary>
-    internal sealed record Discovered(List<PluginInfo> Plugins, Inspected?[] Inspected);
-
     /// <summary>A plugin that passed its metadata checks, loaded and scanned already unless on demand or needing configuration.</summary>
     internal sealed record Inspected(PluginMetadata Metadata, Loaded? Loaded);
 
@@ -77,16 +73,14 @@ public static class PluginHost
     /// </summary>
     internal sealed class Inspection
     {
-        private readonly List<PluginInfo> _plugins;
-        private readonly Inspected?[] _inspected;
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _next = -1;
         private int _left;
 
         private Inspection(List<PluginInfo> plugins)
         {
-            _plugins = plugins;
-            _inspected = new Inspected?[plugins.Count];
+            Plugins = plugins;
+            Inspected = new Inspected?[plugins.Count];
             _left = plugins.Count;
             if (_left == 0)
             {
@@ -94,11 +88,20 @@ public static class PluginHost
             }
         }
 
-        /// <summary>Finds the plugins in <paramref name="directory"/> and starts <paramref name="helpers"/> thread-pool helpers on them.</summary>
-        public static Inspection Start(string directory, int helpers)
+        /// <summary>The plugins found, in folder order.</summary>
+        public List<PluginInfo> Plugins { get; }
+
+        /// <summary>What was learnt of each plugin (null where it failed, marked so); complete once <see cref="Help"/> returns.</summary>
+        public Inspected?[] Inspected { get; }
+
+        /// <summary>
+        /// Finds the plugins in <paramref name="directory"/> and starts a thread-pool helper on them per core but one, which is
+        /// left to the thread building the host (it takes its share in <see cref="Help"/>).
+        /// </summary>
+        public static Inspection Start(string directory)
         {
             var inspection = new Inspection(Find(directory));
-            for (var i = 0; i < Math.Min(helpers, inspection._plugins.Count); i++)
+            for (var i = 0; i < Math.Min(Environment.ProcessorCount - 1, inspection.Plugins.Count); i++)
             {
                 _ = Task.Run(inspection.Work);
             }
@@ -106,24 +109,23 @@ public static class PluginHost
         }
 
         /// <summary>Inspects plugins on this thread until none is left to take, then waits for those other threads took.</summary>
-        public Discovered Help()
+        public void Help()
         {
             Work();
             _done.Task.GetAwaiter().GetResult();
-            return new Discovered(_plugins, _inspected);
         }
 
         private void Work()
         {
-            for (int i; (i = Interlocked.Increment(ref _next)) < _plugins.Count;)
+            for (int i; (i = Interlocked.Increment(ref _next)) < Plugins.Count;)
             {
-                var info = _plugins[i];
+                var info = Plugins[i];
                 try
                 {
                     if (info.State != PluginState.Failed)
                     {
                         var clock = System.Diagnostics.Stopwatch.StartNew();
-                        _inspected[i] = Inspect(info);
+                        Inspected[i] = Inspect(info);
                         info.StartupMilliseconds = clock.Elapsed.TotalMilliseconds;
                     }
                 }

@@ -20,7 +20,6 @@ public sealed class StorageRanking
     private readonly Dictionary<IOutputStorageProvider, Order> _order;
     // The providers in that order: where the first evaluation looks for the first provider found healthy.
     private readonly IOutputStorageProvider[] _byPriority;
-    private readonly Comparison<RankedProvider> _rankOrder;
 
     private sealed record Order(int Priority, int Index);
 
@@ -52,7 +51,6 @@ public sealed class StorageRanking
         }
         _byPriority = [.. Providers];
         Array.Sort(_byPriority, (a, b) => ComparePriority(_order[a], _order[b]));
-        _rankOrder = CompareRank;
         _snapshot = new StorageSnapshot(null, Rank(Providers.Select(p => new RankedProvider(p, ProviderHealth.Healthy, "not checked yet"))));
     }
 
@@ -230,7 +228,7 @@ public sealed class StorageRanking
     private ImmutableArray<RankedProvider> Rank(IEnumerable<RankedProvider> providers)
     {
         var ranked = providers.ToArray();
-        Array.Sort(ranked, _rankOrder);
+        Array.Sort(ranked, CompareRank);
         return ImmutableCollectionsMarshal.AsImmutableArray(ranked);
     }
 
