@@ -46,6 +46,44 @@ public sealed class CommandHotPathTests
     }
 
     [Fact]
+    public async Task TheThreadThatEndsTheCommand_IsFreeBeforeTheSinkFlush_ALiveReaderGetsTheEndMeanwhile()
+    {
+        // A live reader's end (the client's final event) is queued on the thread that ends the command, where the thread pool may
+        // wake no other worker to take it: that thread must hand the sink's flush on and return, not flush first.
+        var store = new GatedStore { HoldComplete = true };
+        var (service, _) = Service(store);
+        var exit = new TaskCompletionSource<CommandExit>();   // continuations run inline, on the thread that sets the result
+        OutputReader? live = null;
+        var record = service.Start(new CommandSpec { Id = "c4", Command = "x" }, null, r => live = r.Log.Subscribe(), "test", async (r, _) =>
+        {
+            ((ICommandContext)r).ReportStarted(4242);
+            await r.Log.WriteAsync(OutputStream.Stdout, "hi\n"u8.ToArray());
+            return await exit.Task;
+        });
+        await record.Started.WaitAsync(Patience);
+        var reader = Task.Run(async () =>
+        {
+            var bytes = 0;
+            while (await live!.NextAsync(CancellationToken.None) is { } piece)
+            {
+                bytes += piece.Data.Length;
+            }
+            return bytes;
+        });
+
+        // Ending the command on a thread of our own: it runs the command's end inline, and must return while the flush is held.
+        var ender = new Thread(() => exit.SetResult(CommandExit.FromExitCode(0))) { IsBackground = true };
+        ender.Start();
+        Assert.True(ender.Join(Patience), "the thread that ended the command was kept for the sink's flush");
+        Assert.True(store.CompleteEntered.Wait(Patience));
+        Assert.Equal(3, await reader.WaitAsync(Patience));
+        Assert.DoesNotContain("complete:done", store.Events);
+
+        store.ReleaseComplete.Set();
+        await WaitUntil(() => store.Events.Contains("record:finished"));
+    }
+
+    [Fact]
     public async Task StartRecord_WrittenBesideTheCommand_NeverReplacesTheFinishedRecord()
     {
         var store = new GatedStore { HoldRunningRecord = true };

@@ -310,11 +310,15 @@ public sealed class CommandService
         }
         record.Finish(exit, _time.GetUtcNow(), startFailed);
         // After Finish: the client's final event waits neither for the output's fsync nor for the record (a daemon crash in
-        // between reports the command lost; its output is in the page cache). The fsync comes first: a record that says the
-        // command finished never points at bytes a power cut lost.
+        // between reports the command lost; its output is in the page cache). Finish queued the live readers' final events on
+        // this thread, where the thread pool may wake no other worker to take them: this thread goes back to the pool first
+        // and sends them, and the fsync runs as a work item of its own. The fsync comes before the end record: a record that
+        // says the command finished never points at bytes a power cut lost (a start record written late waits for it too).
+        await Task.Yield();
         try
         {
             record.Log.SealActive();
+            record.SealPending = false;
             _journal?.Save(record);
         }
         finally

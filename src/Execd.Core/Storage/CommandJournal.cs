@@ -49,6 +49,11 @@ public sealed class CommandJournal
                 return;
             }
             var bytes = Frame(Serialize(record));
+            if (record.SealPending)
+            {
+                // It has ended (perhaps as it was serialized) and its output is not on the device yet: the end record follows the seal.
+                return;
+            }
             var durable = _options.Fsync && record.State != CommandState.Running;
             try
             {
