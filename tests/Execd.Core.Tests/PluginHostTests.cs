@@ -52,6 +52,41 @@ public sealed class PluginHostTests
     }
 
     [Fact]
+    public void Load_PluginWithAPrivateDependency_TakesItFromItsFolder_WithoutAFailedLookupInTheDaemon()
+    {
+        // The shipped shell plugin carries Execd.Processes, which the daemon does not have.
+        using var dir = PluginsFolder("Execd.Executors.Shell");
+        var failedLookups = 0;
+        void Count(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e)
+        {
+            if (e.Exception is FileNotFoundException f && f.Message.Contains("Execd.Processes", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref failedLookups);
+            }
+        }
+        AppDomain.CurrentDomain.FirstChanceException += Count;
+        try
+        {
+            var (catalog, _) = Load(dir.Path);
+            Assert.Equal(PluginState.Activated, Assert.Single(catalog.Plugins).State);
+            var main = dir.Combine("Execd.Executors.Shell", "Execd.Executors.Shell.dll");
+            var context = System.Runtime.Loader.AssemblyLoadContext.All.Single(c => c.Assemblies.Any(a => a.Location == main));
+
+            var processes = context.LoadFromAssemblyName(new AssemblyName("Execd.Processes"));
+
+            Assert.Equal(dir.Combine("Execd.Executors.Shell"), Path.GetDirectoryName(processes.Location));
+            Assert.Same(context, System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(processes));
+            // An assembly the daemon has still comes from the daemon.
+            Assert.Same(typeof(ICommandExecutor).Assembly, context.LoadFromAssemblyName(typeof(ICommandExecutor).Assembly.GetName()));
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= Count;
+        }
+        Assert.Equal(0, failedLookups);
+    }
+
+    [Fact]
     public void Load_RegistrarThrows_PluginFailedWithReason_OthersLoad()
     {
         using var dir = PluginsFolder("Execd.TestPlugins.ThrowsOnRegister", "Execd.TestPlugins.Good");

@@ -283,6 +283,11 @@ public static class PluginHost
     /// fit the host's container. With that, the eager walk McMaster otherwise does (loading every assembly the
     /// shared types' assemblies reference, recursively: System.Private.Xml, System.Net.Http, … at start-up, mapped
     /// for ever) decides nothing: lazy loading skips it.</item>
+    /// <item>An assembly only the plugin has (one in its folder that the daemon does not have: Execd.Processes of the shell
+    /// plugins, NetMQ, …) is marked the plugin's own, so it is taken from the plugin without asking the default context first:
+    /// asked, the default context throws FileNotFoundException, which McMaster swallows — at start-up that was the daemon's first
+    /// exception (~7.5 ms for a first exception in a fresh process). Naming the daemon's assemblies instead is no way out: McMaster
+    /// loads every assembly named so.</item>
     /// <item><c>PluginLoader</c> also reads the plugin's and the daemon's <c>*.runtimeconfig.json</c> for every
     /// plugin, with reflection-based System.Text.Json (serializer start-up, emitted accessors: over 100 methods
     /// compiled by the JIT before the first plugin loads), only to find <c>additionalProbingPaths</c>, which
@@ -300,6 +305,14 @@ public static class PluginHost
         foreach (var shared in SharedAssemblies)
         {
             builder.PreferDefaultLoadContextAssembly(shared);
+        }
+        foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(path)!, "*.dll", SearchOption.AllDirectories))
+        {
+            var name = Path.GetFileNameWithoutExtension(file);
+            if (!HostAssemblies.Value.ContainsKey(name))
+            {
+                builder.PreferLoadContextAssembly(new AssemblyName(name));
+            }
         }
         return builder.Build();
     }
