@@ -40,9 +40,16 @@ public static class ProcessTree
     public static List<int> Children(int pid)
     {
         var children = new List<int>();
+        var tasks = $"/proc/{pid}/task";
+        if (!Directory.Exists(tasks))
+        {
+            // Gone already (a short command is often reaped before its move into its cgroup has adopted its children): no
+            // exception per command for it. Gone in between, it still ends up below, as an IOException.
+            return children;
+        }
         try
         {
-            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            foreach (var task in Directory.EnumerateDirectories(tasks))
             {
                 foreach (var item in File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
                 {
