@@ -306,13 +306,20 @@ public static class PluginHost
         {
             builder.PreferDefaultLoadContextAssembly(shared);
         }
-        foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(path)!, "*.dll", SearchOption.AllDirectories))
+        try
         {
-            var name = Path.GetFileNameWithoutExtension(file);
-            if (!HostAssemblies.Value.ContainsKey(name))
+            foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(path)!, "*.dll", SearchOption.AllDirectories))
             {
-                builder.PreferLoadContextAssembly(new AssemblyName(name));
+                var name = Path.GetFileNameWithoutExtension(file);
+                if (!HostAssemblies.Value.ContainsKey(name))
+                {
+                    builder.PreferLoadContextAssembly(new AssemblyName(name));
+                }
             }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A folder that cannot be listed whole: its assemblies are found as before, the default context asked first.
         }
         return builder.Build();
     }
