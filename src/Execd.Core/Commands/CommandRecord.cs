@@ -87,18 +87,6 @@ public sealed class CommandRecord : ICommandContext
 
     internal void MarkSettled() => _settled.TrySetResult();
 
-    /// <summary>
-    /// Ended, and its output not yet sealed (flushed to the device): a record saying it ended must wait. Set before the state changes,
-    /// cleared by whoever seals the output, right before it writes the end record.
-    /// </summary>
-    internal bool SealPending
-    {
-        get => Volatile.Read(ref _sealPending);
-        set => Volatile.Write(ref _sealPending, value);
-    }
-
-    private bool _sealPending;
-
     internal CancellationToken StopToken => _stop.Token;
 
     IOutputWriter ICommandContext.Output => Log;
@@ -152,7 +140,6 @@ public sealed class CommandRecord : ICommandContext
         FinishedAt = at;
         ProcessId = null;
         Stdin?.Close();
-        SealPending = true;
         Exit = exit;
         State = CommandState.Finished;
         // The final event waits for every byte to be in the log, not for the device: the caller seals the log (fsync) next.

@@ -313,12 +313,11 @@ public sealed class CommandService
         // between reports the command lost; its output is in the page cache). Finish queued the live readers' final events on
         // this thread, where the thread pool may wake no other worker to take them: this thread goes back to the pool first
         // and sends them, and the fsync runs as a work item of its own. The fsync comes before the end record: a record that
-        // says the command finished never points at bytes a power cut lost (a start record written late waits for it too).
+        // says the command finished never points at bytes a power cut lost (a start record written late waits for it too: CommandJournal.Save).
         await Task.Yield();
         try
         {
             record.Log.SealActive();
-            record.SealPending = false;
             _journal?.Save(record);
         }
         finally

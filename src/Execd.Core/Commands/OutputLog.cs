@@ -134,6 +134,21 @@ public sealed class OutputLog : IOutputWriter
 
     public bool IsCompleted => _completed;
 
+    /// <summary>
+    /// Complete and its last sink sealed (for a durable provider: flushed to the device). Taken under the log's lock, so a seal in
+    /// progress (<see cref="SealActive"/>) is waited for.
+    /// </summary>
+    internal bool IsSealed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _completed && Active() is null;
+            }
+        }
+    }
+
     /// <summary>Whether the stored output was deleted (retention).</summary>
     public bool IsDeleted => _deleted;
 

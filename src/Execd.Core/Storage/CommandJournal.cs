@@ -49,10 +49,11 @@ public sealed class CommandJournal
                 return;
             }
             var bytes = Frame(Serialize(record));
-            if (record.SealPending)
+            // A record saying the command ended (it may have ended as it was serialized) never points at bytes a power cut could
+            // lose: written only once the output is sealed. A start record whose turn comes during the seal waits for it.
+            if (!record.Running && !record.Log.IsSealed)
             {
-                // It has ended (perhaps as it was serialized) and its output is not on the device yet: the end record follows the seal.
-                return;
+                return;   // ended, not sealed yet: the end record follows the seal
             }
             var durable = _options.Fsync && record.State != CommandState.Running;
             try
